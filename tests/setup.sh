@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the Linux test suite needs: Debian packages (host libraries standing in for
+# conda-forge's, mingw-w64 for the Windows code, debootstrap for the Wine chroot) and a
+# virtual environment at .venv with tests/requirements.txt. Idempotent: a second run only
+# checks. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config patch zstd curl ca-certificates
+  libopencv-dev libturbojpeg0-dev
+  gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
+  debootstrap
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null || PY=python3
+stamp=.venv/.requirements.sha256
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready ($(.venv/bin/python --version), $(nproc) cores)"

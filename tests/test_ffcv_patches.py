@@ -1,0 +1,63 @@
+"""The recipe's patches against the real sdist, applied as conda-build applies them."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tools.build_ffcv import RECIPE
+from tools.errors import PatchError
+from tools.sources import apply_patch, fetch, guess_strip_level, unpack
+
+PATCHES = sorted((RECIPE / "patches").glob("*.patch"))
+
+
+@pytest.fixture
+def pristine(tmp_path, ffcv_linux):
+    source = ffcv_linux["source"]
+    return unpack(fetch(source["url"], source["sha256"]), tmp_path / "src")
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_strip_level_is_guessed_as_one(patch, pristine):
+    assert guess_strip_level(patch, pristine) == 1
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_patch_applies_once_and_only_once(patch, pristine):
+    output = apply_patch(patch, pristine)
+    assert "patching file" in output
+    # -N (forward only): a second application must be refused, not silently doubled.
+    with pytest.raises(PatchError):
+        apply_patch(patch, pristine)
+
+
+def test_patched_tree_changes_only_what_the_patches_name(ffcv_src, pristine):
+    result = subprocess.run(
+        ["diff", "-rq", str(pristine), str(ffcv_src)], capture_output=True, text=True, check=False
+    )
+    changed = sorted(
+        line.split()[-2 if line.startswith("Files") else -1] for line in result.stdout.splitlines()
+    )
+    names = sorted(path.replace(str(ffcv_src) + "/", "").rstrip(":") for path in changed)
+    assert result.returncode == 1
+    assert "ffcv_hostlibs.py" in result.stdout
+    assert "ffcv_pread.h" in result.stdout
+    assert len(names) == 5, result.stdout
+
+
+def test_windows_branch_no_longer_guesses_from_path(ffcv_src):
+    setup = (ffcv_src / "setup.py").read_text()
+    windows_branch = setup.split("if platform.system() == 'Windows':", 1)[1].split("else:")[0]
+    assert "pkgconfig_windows(" not in windows_branch
+    assert "windows_extension_kwargs(os.environ)" in windows_branch
+    assert "from setuptools import setup, Extension" in setup
+    assert "license_files = ('LICENSE',)" in setup and (ffcv_src / "LICENSE").is_file()
+
+
+def test_python_side_binds_the_extension_read_everywhere(ffcv_src):
+    binding = (ffcv_src / "ffcv" / "libffcv.py").read_text()
+    assert "cdll.msvcrt" not in binding and "libc.pread" not in binding
+    assert "read_c = lib.ffcv_pread" in binding
+    assert "EXPORT int64_t ffcv_pread(" in (ffcv_src / "libffcv" / "libffcv.cpp").read_text()

@@ -1,0 +1,1 @@
+"""Maintainer helpers for the recipes (Linux side): render, fetch, patch, build."""

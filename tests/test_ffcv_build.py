@@ -26,7 +26,10 @@ def built(tmp_path_factory) -> BuildResult:
 def extension(built) -> Path:
     out = subprocess.run(
         [sys.executable, "-c", "import ffcv._libffcv as m; print(m.__file__)"],
-        capture_output=True, text=True, check=True, cwd=built.log.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=built.log.parent,
     )
     return Path(out.stdout.strip())
 
@@ -91,7 +94,10 @@ def test_read_is_positional_at_any_offset_including_beyond_4_gib(tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "sparse.bin")],
-        capture_output=True, text=True, check=False, env={**os.environ},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ},
     )
     assert result.returncode == 0, result.stderr
     assert "closed fd ->" in result.stdout

@@ -21,9 +21,23 @@ RUN_TEST = RECIPE / "run_test.py"
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_round_trip(start_method, tmp_path):
     result = subprocess.run(
-        [sys.executable, str(RUN_TEST), "--start-method", start_method,
-         "--orders", "RANDOM", "QUASI_RANDOM", "--os-cache", "true", "false"],
-        capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            str(RUN_TEST),
+            "--start-method",
+            start_method,
+            "--orders",
+            "RANDOM",
+            "QUASI_RANDOM",
+            "--os-cache",
+            "true",
+            "false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=tmp_path,
     )
     verdicts = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
     print("\n" + "\n".join(verdicts))

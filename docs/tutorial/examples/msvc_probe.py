@@ -1,0 +1,38 @@
+"""Print what setuptools' MSVC compiler class would use in the current environment.
+
+Run it where you would run ``pip install``. On Windows it goes through the same code
+as a real build: vswhere and vcvarsall, or, when DISTUTILS_USE_SDK is set, the
+environment as it is. Elsewhere only the DISTUTILS_USE_SDK path can work, which is
+enough to watch how INCLUDE, LIB and PATH are turned into compiler settings.
+The code read is setuptools/_distutils/compilers/C/msvc.py (setuptools >= 74).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+try:
+    from setuptools._distutils.compilers.C import msvc
+except ImportError:
+    sys.exit("msvc_probe: needs setuptools >= 74 (setuptools/_distutils/compilers/C/msvc.py)")
+
+
+def main() -> int:
+    if sys.platform != "win32" and not os.environ.get("DISTUTILS_USE_SDK"):
+        print("msvc_probe: outside Windows, set DISTUTILS_USE_SDK=1 (the only usable path)")
+        return 2
+    compiler = msvc.Compiler()
+    compiler.initialize("win-amd64")
+    print(f"DISTUTILS_USE_SDK={os.environ.get('DISTUTILS_USE_SDK', '')!r}")
+    print(f"compile options: {' '.join(compiler.compile_options)}")
+    print(f"link options (extension): {' '.join(compiler.ldflags_shared)}")
+    print(f"include dirs from INCLUDE: {msvc.Compiler.include_dirs}")
+    print(f"library dirs from LIB: {msvc.Compiler.library_dirs}")
+    print(f"cl.exe: {compiler.cc}")
+    print(f"link.exe: {compiler.linker}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,7 +108,7 @@ def render_text(recipe_dir: Path, platform: Platform) -> str:
         "stdlib": lambda lang: _target(lang, "stdlib", platform, variant),
         "PYTHON": "%PYTHON%" if platform.namespace["win"] else "$PYTHON",
         "CONDA_PY": platform.namespace["py"],
-        "PKG_HASH": "h0000000",
+        "PKG_HASH": "1234567",  # conda-build's placeholder (environ.py)
         "PKG_BUILDNUM": "0",
         "environ": {},
     }

@@ -1,0 +1,427 @@
+"""Verify a training environment built from our channel: FFCV, fastxtend, fastai, PyTorch.
+
+Run inside the environment (the driver does this after ``micromamba create``)::
+
+    python scripts/verify_env.py --device cpu
+    python scripts/verify_env.py --device cuda
+
+Each check prints one line, ``PASS <name>: ...``, ``FAIL <name>: ...`` or ``N/A <name>: ...``
+(a check that cannot apply on this platform is reported as N/A, never as a pass), then a summary
+line. Exit status: 0 all checks passed, 1 a check failed, 2 bad command line.
+
+The script is spawn-safe (Windows starts worker processes with ``spawn``): all work happens under
+``if __name__ == "__main__":`` and the dataset objects handed to FFCV's writer are module-level,
+picklable classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib
+import importlib.metadata
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Images of the synthetic datasets: small, so the whole run stays well under two minutes on
+# two CPU cores.
+IMAGE_SIZE = 32
+ROUNDTRIP_SAMPLES = 96
+TRAIN_SAMPLES = 1024
+VALID_SAMPLES = 256
+BATCH_SIZE = 32
+# The learnable task has two classes drawn at random per image: chance accuracy is about 0.5.
+MIN_ACCURACY = 0.75
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check: ``status`` is PASS, FAIL or N/A."""
+
+    name: str
+    status: str
+    detail: str
+
+
+class CheckFailed(Exception):
+    """A check found the environment broken; the message says what and how."""
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic datasets (module level so that spawned writer processes can unpickle them)
+# --------------------------------------------------------------------------------------------
+def roundtrip_image(index: int) -> np.ndarray:
+    """Deterministic HxWx3 uint8 image for sample ``index`` of the round-trip dataset."""
+    rng = np.random.default_rng(1000 + index)
+    return rng.integers(0, 256, size=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+
+
+def halves_image(index: int, seed: int) -> tuple[np.ndarray, int]:
+    """Image and label of the learnable task: label 1 when the left half is the brighter one."""
+    rng = np.random.default_rng(seed * 100_003 + index)
+    label = int(rng.integers(0, 2))
+    image = rng.integers(0, 150, size=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.int16)
+    half = IMAGE_SIZE // 2
+    if label == 1:
+        image[:, :half] += 100
+    else:
+        image[:, half:] += 100
+    return image.astype(np.uint8), label
+
+
+class RoundTripDataset:
+    """Indexable dataset of (image, index) pairs for FFCV's own writer."""
+
+    def __len__(self) -> int:
+        return ROUNDTRIP_SAMPLES
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return roundtrip_image(index), index
+
+
+class HalvesDataset:
+    """Indexable dataset of (image, label) pairs for fastxtend's writer."""
+
+    def __init__(self, length: int, seed: int) -> None:
+        self.length = length
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return halves_image(index, self.seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+def check_imports(_: argparse.Namespace) -> str:
+    versions = []
+    for module in ("torch", "cv2", "ffcv", "ffcv._libffcv", "fastai", "fastxtend"):
+        try:
+            mod = importlib.import_module(module)
+        except Exception as exc:
+            raise CheckFailed(
+                f"import {module} failed: {exc!r}; recreate the environment from the channel"
+            ) from exc
+        if "." in module:
+            continue
+        try:  # the distribution's version: FFCV 1.0.2's __version__ still says 0.0.3rc1
+            version = importlib.metadata.version(module)
+        except importlib.metadata.PackageNotFoundError:
+            version = getattr(mod, "__version__", "?")
+        versions.append(f"{module} {version}")
+    importlib.import_module("fastxtend.ffcv.all")
+    return ", ".join(versions)
+
+
+def check_dlls(_: argparse.Namespace) -> str | None:
+    """Every DLL that FFCV's extension imports must load (Windows only; N/A elsewhere).
+
+    The import table is read with tools/pe_imports.py (this repository's PE reader), then each
+    named DLL is loaded with ctypes from this process, which has the same DLL search path the
+    extension's import had (conda's python adds Library\\bin at start-up).
+    """
+    if os.name != "nt":
+        return None
+    import ffcv._libffcv as ext
+
+    sys.path.insert(0, str(REPO))
+    try:
+        from tools.pe_imports import parse_pe
+    except ImportError as exc:
+        raise CheckFailed(
+            f"cannot import tools/pe_imports.py from {REPO}: run scripts/verify_env.py from "
+            "the repository checkout it came with"
+        ) from exc
+
+    ext_path = Path(ext.__file__ or "")
+    names = parse_pe(ext_path).dll_names()
+    missing = []
+    for name in names:
+        try:
+            ctypes.WinDLL(name)  # type: ignore[attr-defined]
+        except OSError as exc:
+            missing.append(f"{name} ({exc})")
+    if missing:
+        raise CheckFailed(
+            f"{ext_path.name} imports DLLs that do not load: {', '.join(missing)}; "
+            "they belong in the environment's Library\\bin (reinstall ffcv from the channel)"
+        )
+    return f"{ext_path.name} imports {len(names)} DLLs, all load: {', '.join(names)}"
+
+
+def check_roundtrip(args: argparse.Namespace) -> str:
+    """Write a raw-pixel .beton with FFCV and read it back in both cache modes and orders."""
+    from ffcv.fields import IntField, RGBImageField
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+    from ffcv.writer import DatasetWriter
+
+    path = args.workdir / "roundtrip.beton"
+    writer = DatasetWriter(
+        str(path),
+        {"image": RGBImageField(write_mode="raw"), "label": IntField()},
+        num_workers=args.workers,
+    )
+    writer.from_indexed_dataset(RoundTripDataset())
+    checked = []
+    for os_cache in (True, False):
+        for order in (OrderOption.SEQUENTIAL, OrderOption.RANDOM):
+            loader = Loader(
+                str(path),
+                batch_size=16,
+                num_workers=args.workers,
+                os_cache=os_cache,
+                order=order,
+                drop_last=False,
+                seed=0,
+                pipelines={"image": [SimpleRGBImageDecoder()], "label": [IntDecoder()]},
+            )
+            seen: list[int] = []
+            for images, labels in loader:
+                for image, label in zip(images, labels.reshape(-1), strict=True):
+                    index = int(label)
+                    if not np.array_equal(np.asarray(image), roundtrip_image(index)):
+                        raise CheckFailed(
+                            f"os_cache={os_cache} order={order.name}: sample {index} pixels "
+                            "differ from what was written"
+                        )
+                    seen.append(index)
+            if sorted(seen) != list(range(ROUNDTRIP_SAMPLES)):
+                raise CheckFailed(
+                    f"os_cache={os_cache} order={order.name}: read {len(seen)} samples, "
+                    f"{len(set(seen))} distinct, expected each of {ROUNDTRIP_SAMPLES} once"
+                )
+            checked.append(f"os_cache={os_cache}/{order.name}")
+    return f"{ROUNDTRIP_SAMPLES} images pixel-exact in " + ", ".join(checked)
+
+
+def check_cuda(args: argparse.Namespace) -> str | None:
+    if args.device != "cuda":
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CheckFailed(
+            f"torch {torch.__version__} sees no CUDA device (torch.version.cuda="
+            f"{torch.version.cuda}); install a CUDA build (pytorch=*=cuda*) and check nvidia-smi"
+        )
+    a = torch.randn(256, 256, generator=torch.Generator().manual_seed(0))
+    expected = a @ a
+    got = (a.cuda() @ a.cuda()).cpu()
+    if not torch.allclose(got, expected, rtol=1e-3, atol=1e-3):
+        raise CheckFailed("a matrix product on the GPU disagrees with the CPU result")
+    name = torch.cuda.get_device_name(0)
+    return f"{name}, CUDA {torch.version.cuda}, matmul agrees with CPU"
+
+
+def _fastxtend_loader(path: Path, order: Any, os_cache: bool, args: argparse.Namespace) -> Any:
+    from fastai.data.transforms import IntToFloatTensor
+    from fastxtend.ffcv.loader import Loader
+    from fastxtend.ffcv.operations import ToDevice, ToTensorCategory, ToTensorImage
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.transforms import Squeeze
+
+    return Loader(
+        path,
+        batch_size=BATCH_SIZE,
+        num_workers=args.workers,
+        os_cache=os_cache,
+        order=order,
+        seed=0,
+        drop_last=False,
+        pipelines={
+            "image": [SimpleRGBImageDecoder(), ToTensorImage(), ToDevice(args.device)],
+            "label": [IntDecoder(), ToTensorCategory(), Squeeze(), ToDevice(args.device)],
+        },
+        batch_tfms=[IntToFloatTensor()],
+        device=args.device,
+    )
+
+
+def check_fastxtend_fit(args: argparse.Namespace) -> str:
+    """fastxtend writer + Loaders, a one-epoch fastai fit that must learn; get_preds, one_batch."""
+    import torch
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.metrics import accuracy
+    from fastai.torch_core import set_seed
+    from fastxtend.ffcv.loader import OrderOption
+    from fastxtend.ffcv.utils import rgb_dataset_to_ffcv
+    from torch import nn
+
+    # Importing these modules adds Learner.no_bar and Learner.fit_one_cycle.
+    importlib.import_module("fastai.callback.progress")
+    importlib.import_module("fastai.callback.schedule")
+    set_seed(0)
+    paths = {}
+    for split, length, seed in (("train", TRAIN_SAMPLES, 1), ("valid", VALID_SAMPLES, 2)):
+        paths[split] = args.workdir / f"{split}.beton"
+        # One writer process: under spawn (Windows) each one re-imports fastai and fastxtend,
+        # which costs more than writing these small datasets.
+        rgb_dataset_to_ffcv(
+            HalvesDataset(length, seed), paths[split], write_mode="raw", num_workers=1
+        )
+    # Training reads through the process cache (os_cache=False): the mode for datasets larger
+    # than RAM, and the one upstream FFCV broke on Windows.
+    train = _fastxtend_loader(paths["train"], OrderOption.RANDOM, False, args)
+    valid = _fastxtend_loader(paths["valid"], OrderOption.SEQUENTIAL, True, args)
+    dls = DataLoaders(train, valid, device=torch.device(args.device))
+    half = IMAGE_SIZE // 2
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * (half // 2) ** 2, 2),
+    )
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging():
+        loss_before, acc_before = learn.validate()
+        learn.fit_one_cycle(1, 1e-2)
+        loss_after, acc_after = learn.validate()
+        # Plain get_preds(): upstream fastxtend 0.1.7 fails here with AttributeError: new.
+        preds, targets = learn.get_preds()
+    if not loss_after < loss_before:
+        raise CheckFailed(f"validation loss did not fall: {loss_before:.4f} -> {loss_after:.4f}")
+    if not acc_after >= MIN_ACCURACY:
+        raise CheckFailed(
+            f"accuracy {acc_after:.3f} after one epoch is below {MIN_ACCURACY} (chance is 0.5)"
+        )
+    if len(preds) != VALID_SAMPLES:
+        raise CheckFailed(f"get_preds returned {len(preds)} predictions for {VALID_SAMPLES}")
+    expected = torch.tensor([halves_image(i, 2)[1] for i in range(VALID_SAMPLES)])
+    if not torch.equal(targets.cpu().reshape(-1), expected):
+        raise CheckFailed("get_preds targets are not the validation labels in order")
+    pred_acc = (preds.argmax(dim=1).cpu() == expected).float().mean().item()
+    if abs(pred_acc - acc_after) > 1e-6:
+        raise CheckFailed(f"get_preds accuracy {pred_acc:.4f} != validate() {acc_after:.4f}")
+    # one_batch on a shuffled loader: upstream could draw an out-of-range sample index.
+    images, labels = train.one_batch()
+    if tuple(images.shape) != (BATCH_SIZE, 3, IMAGE_SIZE, IMAGE_SIZE):
+        raise CheckFailed(f"one_batch returned images of shape {tuple(images.shape)}")
+    if not set(labels.cpu().tolist()) <= {0, 1}:
+        raise CheckFailed(f"one_batch returned labels outside the two classes: {labels}")
+    return (
+        f"device={args.device}, valid loss {loss_before:.3f} -> {loss_after:.3f}, "
+        f"accuracy {acc_before:.3f} -> {acc_after:.3f} (chance 0.5), get_preds and one_batch ok"
+    )
+
+
+CHECKS: tuple[tuple[str, Callable[[argparse.Namespace], str | None]], ...] = (
+    ("imports", check_imports),
+    ("dll-imports", check_dlls),
+    ("beton-roundtrip", check_roundtrip),
+    ("cuda-op", check_cuda),
+    ("fastxtend-fit", check_fastxtend_fit),
+)
+
+
+def run_checks(args: argparse.Namespace) -> list[CheckResult]:
+    results = []
+    for name, check in CHECKS:
+        if name not in args.checks:
+            continue
+        if results and results[0].name == "imports" and results[0].status == "FAIL":
+            result = CheckResult(name, "FAIL", "not run: the imports check failed")
+            print(f"{result.status} {result.name}: {result.detail}", flush=True)
+            results.append(result)
+            continue
+        start = time.monotonic()
+        try:
+            detail = check(args)
+        except CheckFailed as exc:
+            result = CheckResult(name, "FAIL", str(exc))
+        except Exception as exc:  # report any crash as a failure of that check, with its trace
+            if args.verbose:
+                traceback.print_exc()
+            result = CheckResult(name, "FAIL", f"unexpected {type(exc).__name__}: {exc}")
+        else:
+            if detail is None:
+                reason = (
+                    "Windows-only check (PE imports of the FFCV extension)"
+                    if name == "dll-imports"
+                    else "not requested (--device cpu)"
+                )
+                result = CheckResult(name, "N/A", reason)
+            else:
+                result = CheckResult(name, "PASS", f"{detail} [{time.monotonic() - start:.1f} s]")
+        print(f"{result.status} {result.name}: {result.detail}", flush=True)
+        results.append(result)
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="FFCV writer/loader workers (default 2)"
+    )
+    parser.add_argument(
+        "--start-method",
+        choices=("default", "spawn"),
+        default="default",
+        help="multiprocessing start method; 'spawn' approximates Windows on Linux",
+    )
+    parser.add_argument(
+        "--checks",
+        default=",".join(name for name, _ in CHECKS),
+        help="comma-separated subset of: %(default)s",
+    )
+    parser.add_argument("--workdir", type=Path, help="keep the datasets here (default: temp)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print tracebacks")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    known = [name for name, _ in CHECKS]
+    args.checks = [name.strip() for name in args.checks.split(",") if name.strip()]
+    unknown = [name for name in args.checks if name not in known]
+    if unknown or not args.checks:
+        parser.error(f"--checks: unknown {unknown}; choose from {', '.join(known)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    if args.start_method == "spawn":
+        multiprocessing.set_start_method("spawn", force=True)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="verify_env_") as tmp:
+        if args.workdir is None:
+            args.workdir = Path(tmp)
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results = run_checks(args)
+    failed = [r.name for r in results if r.status == "FAIL"]
+    elapsed = time.monotonic() - start
+    if failed:
+        print(f"FAIL summary: {len(failed)} of {len(results)} checks failed: {', '.join(failed)}")
+        return EXIT_FAILED
+    passed = sum(r.status == "PASS" for r in results)
+    print(f"PASS summary: {passed} passed, {len(results) - passed} n/a [{elapsed:.1f} s]")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,6 +21,7 @@ if os.environ.get("FFCVWIN_UPSTREAM_SHIMS") == "1":
     import torch.distributed
     import torch.distributed.distributed_c10d as c10d
     from PIL import Image
+
     from shims import torchvision_ops
 
     torchvision_ops.register()

@@ -13,6 +13,8 @@ from tools.recipes import LINUX64, WIN64, render
 
 REPO = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["harness.wine_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def ffcv_src(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -11,6 +11,7 @@ FFCV's requirements), then asks pip, offline, what installing our FFCV wheel wou
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def add_conda_dist(site: Path, dist: str, version: str) -> None:
 @pytest.fixture(scope="module")
 def ffcv_wheel(ffcv_src, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Build from a copy: pip writes build/ and egg-info into the tree it builds.
+    src = out / "src"
+    shutil.copytree(ffcv_src, src)
     subprocess.run(
         [
             sys.executable,

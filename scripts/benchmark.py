@@ -1,0 +1,1102 @@
+"""Data-loading benchmark: FFCV ``Loader`` against torch ``DataLoader`` + PIL and decode ceiling.
+
+Run it inside the training environment (Windows or Linux)::
+
+    python scripts/benchmark.py             # full size: about 1.5 minutes on 2 idle cores
+    python scripts/benchmark.py --smoke     # tiny size: checks that everything runs
+
+What one run measures, side by side, on the same synthetic data set:
+
+* FFCV ``Loader`` reading a JPEG ``.beton`` and a raw ``.beton``, with ``os_cache=True`` (memory
+  map, the page cache is shared) and ``os_cache=False`` (FFCV's own process cache filled by
+  positional reads: the mode for data sets larger than RAM), in ``RANDOM`` and ``QUASI_RANDOM``
+  order;
+* torch ``DataLoader`` + PIL (one JPEG file per image, decoded the way torchvision's default
+  loader does) with the same batch size and the same number of worker processes;
+* the single-thread JPEG decode rate of libjpeg-turbo through FFCV's own ``ffcv.libffcv.imdecode``
+  (``tjDecompress2`` with ``TJFLAG_FASTDCT``, exactly what the Loader calls per image), and of
+  ``cv2.imdecode`` and PIL for comparison. The *decode ceiling* is that FFCV rate times the worker
+  count: a loader that spends all its workers on decoding and nothing else reaches 100 %.
+
+Every figure is the median images/s of ``--epochs`` epochs after ``--warmup`` epochs (the first
+epoch includes numba's compilation and filling the caches); the FFCV configurations run their
+epochs in turn, so a change in background load hits them alike. Loader rows also report a
+steady-state rate (batch size / median time between batches), which leaves out the fixed cost of
+starting and ending an epoch: real epochs are far longer than these, so that cost weighs less.
+The data is read from the page cache (it was just written), so the figures measure the CPU side
+of loading, not the disk.
+
+Images are synthetic but natural-looking (occluding ellipses with a power-law size distribution,
+the "dead leaves" model of natural-image statistics, over 1/f texture), 256x256 RGB, JPEG quality
+90, fully determined by ``--seed``. The results go to ``<out>/benchmark.json`` and
+``<out>/benchmark.png``; a table is printed.
+
+Exit codes: 0 done (whether or not the goals were met: they are reported, not enforced),
+2 bad command line, 3 a required package is missing, 4 the output folder is unusable,
+5 a self-check failed (wrong image count, decode error, decoded pixels differ from the source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gc
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+SCHEMA = "ffcv-benchmark/1"
+DATA_VERSION = 1  # bump when the file layout changes (a changed generator is caught by its digest)
+IMAGE_SIZE = 256
+JPEG_QUALITY = 90
+NUM_CLASSES = 10
+MARKER = ".ffcv-benchmark-data"  # only a data folder holding this file is ever deleted
+
+# Goals from issue 6; reported against, never asserted.
+GOAL_FFCV_OVER_DATALOADER = 3.0
+GOAL_FFCV_OVER_CEILING = 0.90
+GOAL_NO_OS_CACHE_OVER_OS_CACHE = 0.95
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_MISSING_PACKAGE = 3
+EXIT_OUTPUT = 4
+EXIT_SELF_CHECK = 5
+
+REQUIRED_PACKAGES = ("ffcv", "numba", "torch", "cv2", "PIL", "matplotlib")
+
+
+class BenchmarkError(Exception):
+    """An error with its own exit code and a hint that tells the user what to do."""
+
+    exit_code = EXIT_SELF_CHECK
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class MissingPackageError(BenchmarkError):
+    exit_code = EXIT_MISSING_PACKAGE
+
+
+class OutputDirError(BenchmarkError):
+    exit_code = EXIT_OUTPUT
+
+
+class SelfCheckError(BenchmarkError):
+    exit_code = EXIT_SELF_CHECK
+
+
+@dataclass(frozen=True)
+class Settings:
+    images: int
+    epochs: int
+    warmup: int
+    workers: int
+    batch_size: int
+    decode_images: int
+    seed: int
+    out: Path
+    start_method: str
+    smoke: bool
+
+
+class Timing(NamedTuple):
+    images_per_s: float
+    steady_images_per_s: float | None
+
+
+@dataclass
+class Row:
+    """One measured configuration. ``images_per_s`` is the median of ``epoch_images_per_s``."""
+
+    key: str
+    label: str
+    kind: str  # "loader" (end-to-end loading) or "decode" (single-thread decode rate)
+    images_per_s: float
+    epoch_images_per_s: list[float]
+    params: dict[str, Any] = field(default_factory=dict)
+    # loaders only: median over epochs of batch size / median time between batches
+    steady_images_per_s: float | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic data
+# --------------------------------------------------------------------------------------------
+
+
+def synth_image(index: int, seed: int, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Return image ``index`` of the synthetic set: ``(size, size, 3)`` uint8 RGB.
+
+    The content depends only on ``(seed, index)``: numpy's PCG64 stream seeded with both, OpenCV's
+    integer ellipse rasteriser, and a fixed blur. Dead-leaves model: 320 opaque ellipses whose radii
+    follow p(r) ~ r^-3 (scale invariance, as in natural images), colours drawn around one scene
+    colour with log-normal brightness, then 1/f ("pink") luminance texture and a slight blur.
+    """
+    import cv2
+
+    rng = np.random.default_rng([seed, index])
+    base = rng.uniform(50.0, 200.0, 3)
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = base.astype(np.uint8)
+    count = 320
+    r_min, r_max = 2.0, 0.6 * size
+    u = rng.random(count)
+    radii = (r_min**-2 - u * (r_min**-2 - r_max**-2)) ** -0.5  # inverse CDF of p(r) ~ r^-3
+    centres = rng.uniform(0.0, size, (count, 2))
+    aspect = rng.uniform(0.3, 1.0, count)
+    angles = rng.uniform(0.0, 180.0, count)
+    brightness = rng.lognormal(0.0, 0.35, count)[:, None]
+    colours = np.clip(base * brightness + rng.normal(0.0, 18.0, (count, 3)), 0.0, 255.0)
+    for k in range(count):
+        axes = (max(1, int(radii[k])), max(1, int(radii[k] * aspect[k])))
+        centre = (int(centres[k, 0]), int(centres[k, 1]))
+        cv2.ellipse(
+            img, centre, axes, float(angles[k]), 0.0, 360.0, colours[k].tolist(), -1, cv2.LINE_AA
+        )
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    freq = np.hypot(fx, fy)
+    freq[0, 0] = 1.0
+    spectrum = (rng.standard_normal(freq.shape) + 1j * rng.standard_normal(freq.shape)) / freq
+    spectrum[0, 0] = 0.0
+    texture = np.fft.irfft2(spectrum, s=(size, size)).astype(np.float32)
+    texture *= np.float32(14.0 / float(texture.std()))
+    out = img.astype(np.float32)
+    out += texture[..., None]
+    out = cv2.GaussianBlur(out, (0, 0), 0.5)
+    return np.clip(out + 0.5, 0.0, 255.0).astype(np.uint8)
+
+
+def synth_label(index: int) -> int:
+    return index % NUM_CLASSES
+
+
+def sample_digest(seed: int, count: int = 8) -> str:
+    """sha256 of the first ``count`` images' pixels: identifies the data set in the JSON."""
+    digest = hashlib.sha256()
+    for index in range(count):
+        digest.update(synth_image(index, seed).tobytes())
+    return digest.hexdigest()
+
+
+class PixelFile:
+    """Map-style data set over the generated pixels (``pixels.npy``) for FFCV's ``DatasetWriter``.
+
+    Picklable (it holds a path, and opens the memory map lazily in each process) so the writer's
+    worker processes can use it under the ``spawn`` start method (Windows).
+    """
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
+        self.count = count
+        self._pixels: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "count": self.count, "_pixels": None}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        if self._pixels is None:
+            self._pixels = np.load(self.path, mmap_mode="r")
+        return np.ascontiguousarray(self._pixels[index]), synth_label(index)
+
+
+def jpeg_name(index: int) -> str:
+    return f"{index:07d}.jpg"
+
+
+def encode_jpeg_like_ffcv(image: np.ndarray) -> np.ndarray:
+    """JPEG-encode an RGB image as FFCV's ``RGBImageField(write_mode="jpg")`` does.
+
+    FFCV 1.0.2 (``ffcv/fields/rgb_image.py``, ``encode_jpeg``) converts RGB to BGR and calls
+    ``cv2.imencode(".jpg", ..., [IMWRITE_JPEG_QUALITY, q])``. Doing the same here keeps the
+    generator's worker processes free of the ``ffcv`` import (torch, numba: seconds per process
+    under ``spawn``); ``prepare_data`` checks that the bytes equal FFCV's own encoder's.
+    """
+    import cv2
+
+    ok, blob = cv2.imencode(
+        ".jpg",
+        cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+        [int(cv2.IMWRITE_JPEG_QUALITY), JPEG_QUALITY],
+    )
+    if not ok:
+        raise SelfCheckError("cv2.imencode failed", "check the OpenCV installation")
+    return blob.reshape(-1)
+
+
+def _generate_chunk(pixels_path: str, jpeg_dir: str, seed: int, indices: Sequence[int]) -> int:
+    """Worker: generate images, store pixels, and write each as a JPEG file."""
+    pixels = np.load(pixels_path, mmap_mode="r+")
+    total = 0
+    for index in indices:
+        image = synth_image(index, seed)
+        pixels[index] = image
+        blob = encode_jpeg_like_ffcv(image)
+        (Path(jpeg_dir) / jpeg_name(index)).write_bytes(blob.tobytes())
+        total += int(blob.size)
+    pixels.flush()
+    return total
+
+
+def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
+    """Create (or reuse) the data set under ``<out>/data``: JPEG files and two .beton files."""
+    from ffcv.fields import IntField, RGBImageField
+    from ffcv.fields.rgb_image import encode_jpeg
+    from ffcv.writer import DatasetWriter
+
+    data_dir = settings.out / "data"
+    manifest_path = data_dir / "manifest.json"
+    wanted = {
+        "version": DATA_VERSION,
+        "images": settings.images,
+        "seed": settings.seed,
+        "size": IMAGE_SIZE,
+        "jpeg_quality": JPEG_QUALITY,
+        "sample_sha256": sample_digest(settings.seed),  # a changed generator invalidates the cache
+    }
+    if manifest_path.is_file():
+        with contextlib.suppress(ValueError, OSError, KeyError, TypeError, AttributeError):
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            files = [data_dir / name for name in manifest["betons"].values()]
+            files.append(data_dir / manifest["jpeg_dir"] / jpeg_name(settings.images - 1))
+            if all(manifest.get(k) == v for k, v in wanted.items()) and all(
+                f.is_file() for f in files
+            ):
+                log(f"reusing the data set in {data_dir}")
+                return manifest
+    marker = data_dir / MARKER
+    if data_dir.exists():
+        if not marker.is_file():
+            raise OutputDirError(
+                f"{data_dir} exists and was not made by this benchmark; not touching it",
+                "pass another --out, or delete that folder yourself",
+            )
+        shutil.rmtree(data_dir)
+    jpeg_dir = data_dir / "jpeg"
+    jpeg_dir.mkdir(parents=True)
+    marker.write_text("made by scripts/benchmark.py; deleted and rebuilt as needed\n")
+    pixels_path = data_dir / "pixels.npy"
+    shape = (settings.images, IMAGE_SIZE, IMAGE_SIZE, 3)
+    np.lib.format.open_memmap(pixels_path, mode="w+", dtype=np.uint8, shape=shape).flush()
+
+    started = time.perf_counter()
+    log(f"generating {settings.images} images ({IMAGE_SIZE}x{IMAGE_SIZE}, JPEG q{JPEG_QUALITY})")
+    chunks = [
+        list(range(start, min(start + 64, settings.images)))
+        for start in range(0, settings.images, 64)
+    ]
+    context = multiprocessing.get_context()
+    # ProcessPoolExecutor refuses more than 61 workers on Windows
+    processes = min(settings.workers, 61)
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [
+            pool.submit(_generate_chunk, str(pixels_path), str(jpeg_dir), settings.seed, chunk)
+            for chunk in chunks
+        ]
+        jpeg_bytes = sum(future.result() for future in futures)
+    first = np.array(np.load(pixels_path, mmap_mode="r")[0])  # a copy: no map left open
+    if encode_jpeg_like_ffcv(first).tobytes() != encode_jpeg(first, JPEG_QUALITY).tobytes():
+        raise SelfCheckError(
+            "the JPEG files differ from what FFCV's encoder writes into the .beton",
+            "FFCV's encode_jpeg changed: update encode_jpeg_like_ffcv in this script",
+        )
+
+    betons: dict[str, str] = {}
+    for mode in ("jpg", "raw"):
+        path = data_dir / f"synthetic_{mode}.beton"
+        log(f"writing {path.name}")
+        writer = DatasetWriter(
+            str(path),
+            {
+                "image": RGBImageField(write_mode=mode, jpeg_quality=JPEG_QUALITY),
+                "label": IntField(),
+            },
+            num_workers=settings.workers,
+        )
+        writer.from_indexed_dataset(PixelFile(pixels_path, settings.images))
+        betons[mode] = path.name
+    try:
+        pixels_path.unlink()  # the raw .beton holds the same pixels
+    except PermissionError:  # Windows: a process still maps it; harmless, rebuilt next time
+        log(f"note: could not delete {pixels_path} (in use); delete it after the run")
+
+    manifest = dict(wanted)
+    manifest.update(
+        {
+            "jpeg_dir": "jpeg",
+            "betons": betons,
+            "mean_jpeg_bytes": jpeg_bytes / settings.images,
+            "generated_in_s": round(time.perf_counter() - started, 1),
+        }
+    )
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Loaders
+# --------------------------------------------------------------------------------------------
+
+
+class JpegFiles:
+    """Map-style data set for torch's DataLoader: one JPEG file per image, decoded by PIL.
+
+    Decoding follows torchvision's default loader (``Image.open`` then ``convert("RGB")``); the
+    array goes to the default collate function, which stacks it into a uint8 tensor.
+    """
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.folder = folder
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        from PIL import Image
+
+        with Image.open(self.folder / jpeg_name(index)) as image:
+            pixels = np.array(image.convert("RGB"))  # a writable copy, as PILToTensor makes
+        return pixels, synth_label(index)
+
+
+def ffcv_loader(path: Path, settings: Settings, os_cache: bool, order: str, batch_size: int) -> Any:
+    from ffcv.fields.basics import IntDecoder
+    from ffcv.fields.rgb_image import SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+    from ffcv.transforms import ToTensor
+
+    return Loader(
+        str(path),
+        batch_size=batch_size,
+        num_workers=settings.workers,
+        order=OrderOption[order],
+        os_cache=os_cache,
+        drop_last=False,
+        seed=settings.seed,
+        pipelines={
+            "image": [SimpleRGBImageDecoder(), ToTensor()],
+            "label": [IntDecoder(), ToTensor()],
+        },
+    )
+
+
+def torch_loader(folder: Path, settings: Settings) -> Any:
+    import torch
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        JpegFiles(folder, settings.images),
+        batch_size=settings.batch_size,
+        shuffle=True,
+        num_workers=settings.workers,
+        persistent_workers=settings.workers > 0,
+        drop_last=False,
+        generator=torch.Generator().manual_seed(settings.seed),
+    )
+
+
+def time_epoch(loader: Iterable[Any], expected: int, batch_size: int, name: str) -> Timing:
+    """Iterate one epoch; return its images/s, whole epoch and steady state (batch size over the
+    median time between batches: what the loader sustains without epoch start-up and tail)."""
+    seen = 0
+    stamps: list[float] = []
+    started = time.perf_counter()
+    for images, _labels in loader:
+        seen += int(images.shape[0])
+        stamps.append(time.perf_counter())
+    elapsed = time.perf_counter() - started
+    if seen != expected:
+        raise SelfCheckError(
+            f"{name}: an epoch delivered {seen} images, expected {expected}",
+            "a loader that drops or repeats samples gives meaningless figures; report this "
+            "with the JSON and the FFCV version",
+        )
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    median_gap = statistics.median(gaps) if gaps else 0.0
+    return Timing(seen / elapsed, batch_size / median_gap if median_gap > 0 else None)
+
+
+def time_epochs(
+    loaders: Sequence[tuple[str, Iterable[Any]]], settings: Settings
+) -> list[tuple[list[float], list[float]]]:
+    """``warmup + epochs`` epochs of each loader, interleaved (one epoch of each in turn) so
+    that a change in background load hits every configuration alike; per loader, return the
+    measured epochs' images/s and steady-state images/s."""
+    results: list[tuple[list[float], list[float]]] = [([], []) for _ in loaders]
+    for epoch in range(settings.warmup + settings.epochs):
+        for (name, loader), (rates, steady) in zip(loaders, results, strict=True):
+            timing = time_epoch(loader, settings.images, settings.batch_size, name)
+            if epoch >= settings.warmup:
+                rates.append(timing.images_per_s)
+                if timing.steady_images_per_s is not None:
+                    steady.append(timing.steady_images_per_s)
+    return results
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0.0 else 10.0 * float(np.log10(255.0**2 / mse))
+
+
+def check_fidelity(data_dir: Path, manifest: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Decode the first images through FFCV (both .betons) and PIL; compare with the source."""
+    count = min(16, settings.images)
+    sources = [synth_image(index, settings.seed) for index in range(count)]
+    result: dict[str, Any] = {"images": count}
+    for mode in ("jpg", "raw"):
+        loader = ffcv_loader(
+            data_dir / manifest["betons"][mode], settings, True, "SEQUENTIAL", count
+        )
+        images, labels = next(iter(loader))
+        images = images.numpy()
+        if labels.numpy().reshape(-1).tolist() != [synth_label(i) for i in range(count)]:
+            raise SelfCheckError(
+                f"FFCV {mode} .beton returned wrong labels",
+                "the .beton or the FFCV build is broken; delete the data folder and re-run",
+            )
+        if mode == "raw":
+            exact = all(np.array_equal(images[i], sources[i]) for i in range(count))
+            if not exact:
+                raise SelfCheckError(
+                    "FFCV raw .beton returned pixels that differ from the source images",
+                    "a wrong read path (e.g. an offset ignored by the file read) gives wrong "
+                    "pixels; check the FFCV build",
+                )
+            result["raw_exact"] = True
+        else:
+            result["ffcv_jpeg_min_psnr_db"] = min(psnr(images[i], sources[i]) for i in range(count))
+    dataset = JpegFiles(data_dir / manifest["jpeg_dir"], settings.images)
+    result["pil_jpeg_min_psnr_db"] = min(psnr(dataset[i][0], sources[i]) for i in range(count))
+    for key in ("ffcv_jpeg_min_psnr_db", "pil_jpeg_min_psnr_db"):
+        if result[key] < 30.0:
+            raise SelfCheckError(
+                f"{key} = {result[key]:.1f} dB (JPEG q{JPEG_QUALITY} gives > 30 dB)",
+                "the decoder returns wrong pixels; check the libjpeg-turbo the build links",
+            )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Single-thread decode rates
+# --------------------------------------------------------------------------------------------
+
+
+def read_blobs(folder: Path, count: int) -> list[np.ndarray]:
+    return [np.fromfile(folder / jpeg_name(index), dtype=np.uint8) for index in range(count)]
+
+
+def decode_ffcv(blobs: Sequence[np.ndarray]) -> Iterator[None]:
+    from ffcv.libffcv import imdecode
+
+    destination = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    s = IMAGE_SIZE
+    while True:
+        for blob in blobs:
+            if imdecode(blob, destination, s, s, s, s, 0, 0, 1, 1, False, False) != 0:
+                raise SelfCheckError(
+                    "ffcv.libffcv.imdecode failed (tjDecompress2 returned an error)",
+                    "the FFCV extension's libjpeg-turbo cannot decode these files",
+                )
+        yield
+
+
+def decode_ffcv_threads(blobs: Sequence[np.ndarray], threads: int) -> Iterator[None]:
+    """``threads`` Python threads decoding disjoint shares of ``blobs`` with FFCV's imdecode.
+
+    ctypes releases the GIL for the duration of each foreign call, so the threads decode in
+    parallel: this is the decode rate the CPUs really give right now (it drops, like the
+    Loader's, when other work competes), next to the single-thread rate times the workers.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    shares = [list(blobs[i::threads]) for i in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        decoders = [decode_ffcv(share) for share in shares]
+        while True:
+            for future in [pool.submit(next, decoder) for decoder in decoders]:
+                future.result()
+            yield
+
+
+def decode_cv2(blobs: Sequence[np.ndarray]) -> Iterator[None]:
+    import cv2
+
+    flag = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR)  # RGB output where OpenCV has it
+    while True:
+        for blob in blobs:
+            if cv2.imdecode(blob, flag) is None:
+                raise SelfCheckError("cv2.imdecode failed", "OpenCV cannot decode these files")
+        yield
+
+
+def decode_pil(blobs: Sequence[np.ndarray]) -> Iterator[None]:
+    import io
+
+    from PIL import Image
+
+    raw = [blob.tobytes() for blob in blobs]
+    while True:
+        for data in raw:
+            with Image.open(io.BytesIO(data)) as image:
+                np.asarray(image.convert("RGB"))
+        yield
+
+
+def time_decoder(decoder: Iterator[None], count: int, settings: Settings) -> list[float]:
+    rates: list[float] = []
+    for epoch in range(settings.warmup + settings.epochs):
+        started = time.perf_counter()
+        next(decoder)
+        elapsed = time.perf_counter() - started
+        if epoch >= settings.warmup:
+            rates.append(count / elapsed)
+    return rates
+
+
+# --------------------------------------------------------------------------------------------
+# Running, reporting
+# --------------------------------------------------------------------------------------------
+
+ORDERS = ("RANDOM", "QUASI_RANDOM")
+
+
+def ffcv_key(mode: str, os_cache: bool, order: str) -> str:
+    return f"ffcv_{mode}_os_cache_{str(os_cache).lower()}_{order.lower()}"
+
+
+def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
+    """Prepare the data, measure every row, return the report (the JSON's content).
+
+    Order matters on Linux: the DataLoader forks its workers before FFCV has started any
+    numba/TBB threads (forking a process that runs TBB threads can deadlock the child).
+    """
+    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+    manifest = prepare_data(settings, log)
+    data_dir = settings.out / "data"
+    rows: list[Row] = []
+
+    def add(
+        key: str,
+        label: str,
+        kind: str,
+        rates: list[float],
+        steady: list[float] | None = None,
+        **params: Any,
+    ) -> None:
+        median_steady = statistics.median(steady) if steady else None
+        rows.append(Row(key, label, kind, statistics.median(rates), rates, params, median_steady))
+        log(f"  {label:<44} {statistics.median(rates):>10,.0f} images/s")
+
+    log(f"measuring: {settings.warmup} warm-up + {settings.epochs} epochs per row")
+    label = "torch DataLoader + PIL (JPEG files)"
+    loader: Any = torch_loader(data_dir / manifest["jpeg_dir"], settings)
+    [(rates, steady)] = time_epochs([(label, loader)], settings)
+    add(
+        "dataloader_pil",
+        label,
+        "loader",
+        rates,
+        steady,
+        format="jpg",
+        shuffle=True,
+        persistent_workers=settings.workers > 0,
+    )
+    del loader  # shuts its worker processes down
+    gc.collect()
+
+    log("checking decoded pixels against the source images")
+    fidelity = check_fidelity(data_dir, manifest, settings)
+
+    decode_count = min(settings.decode_images, settings.images)
+    blobs = read_blobs(data_dir / manifest["jpeg_dir"], decode_count)
+    decoders: list[tuple[str, str, Callable[[Sequence[np.ndarray]], Iterator[None]]]] = [
+        ("decode_ffcv_imdecode", "decode 1 thread: ffcv imdecode (FASTDCT)", decode_ffcv),
+        ("decode_cv2", "decode 1 thread: cv2.imdecode", decode_cv2),
+        ("decode_pil", "decode 1 thread: PIL", decode_pil),
+    ]
+    for key, label, make in decoders:
+        add(
+            key,
+            label,
+            "decode",
+            time_decoder(make(blobs), decode_count, settings),
+            threads=1,
+            images_per_pass=decode_count,
+        )
+    single = rows[-len(decoders)]
+    add(
+        "decode_ceiling",
+        f"decode ceiling (ffcv imdecode x {settings.workers})",
+        "ceiling",
+        [rate * settings.workers for rate in single.epoch_images_per_s],
+        workers=settings.workers,
+    )
+    add(
+        "decode_ffcv_imdecode_threads",
+        f"decode {settings.workers} threads: ffcv imdecode",
+        "decode",
+        time_decoder(decode_ffcv_threads(blobs, settings.workers), decode_count, settings),
+        threads=settings.workers,
+        images_per_pass=decode_count,
+    )
+
+    # Loaders stay referenced until the end: numba complains (harmlessly, but loudly) when a
+    # Loader's compiled pipeline is garbage-collected while others are still in use.
+    keep: list[Any] = []
+    for mode in ("jpg", "raw"):
+        beton = data_dir / manifest["betons"][mode]
+        configs = [(os_cache, order) for os_cache in (True, False) for order in ORDERS]
+        loaders = [
+            (
+                f"FFCV {mode} os_cache={os_cache} {order}",
+                ffcv_loader(beton, settings, os_cache, order, settings.batch_size),
+            )
+            for os_cache, order in configs
+        ]
+        keep.extend(loaders)
+        results = time_epochs(loaders, settings)
+        for (os_cache, order), (label, _), (rates, steady) in zip(
+            configs, loaders, results, strict=True
+        ):
+            add(
+                ffcv_key(mode, os_cache, order),
+                label,
+                "loader",
+                rates,
+                steady,
+                format=mode,
+                os_cache=os_cache,
+                order=order,
+            )
+
+    order_of = {key: i for i, key in enumerate(DISPLAY_ORDER)}
+    rows.sort(key=lambda row: order_of[row.key])
+    by_key = {row.key: row for row in rows}
+    versions = package_versions()
+    return {
+        "schema": SCHEMA,
+        "smoke": settings.smoke,
+        "started_utc": started_utc,
+        "duration_s": round(time.perf_counter() - started, 1),
+        "machine": {**machine_info(), "load_average_at_start": load_at_start},
+        "versions": versions,
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
+        },
+        "dataset": manifest,
+        "fidelity": fidelity,
+        "rows": [asdict(row) for row in rows],
+        "ratios": ratios(by_key),
+        "diagnostics": diagnostics(by_key),
+        "warnings": warnings(by_key, settings, load_at_start),
+    }
+
+
+def diagnostics(by_key: dict[str, Row]) -> dict[str, Any]:
+    """Ratios with no goal that tell a slow loader from a busy or poorly scaling machine."""
+    headline = by_key[ffcv_key("jpg", True, "RANDOM")].images_per_s
+    threads = by_key["decode_ffcv_imdecode_threads"].images_per_s
+    return {
+        "ffcv_over_measured_thread_decode": {
+            "value": headline / threads,
+            "what": "FFCV jpg os_cache=True RANDOM / measured N-thread imdecode rate",
+        },
+        "ffcv_steady_over_decode_ceiling": {
+            "value": (by_key[ffcv_key("jpg", True, "RANDOM")].steady_images_per_s or 0.0)
+            / by_key["decode_ceiling"].images_per_s,
+            "what": "FFCV jpg os_cache=True RANDOM steady state (no epoch start/end) / ceiling",
+        },
+        "thread_decode_over_ceiling": {
+            "value": threads / by_key["decode_ceiling"].images_per_s,
+            "what": "measured N-thread imdecode rate / decode ceiling (CPU scaling, contention)",
+        },
+    }
+
+
+def warnings(
+    by_key: dict[str, Row], settings: Settings, load_at_start: list[float] | None
+) -> list[str]:
+    """Signs that the figures, or the build, are not what they should be."""
+    found: list[str] = []
+    ffcv_rate = by_key["decode_ffcv_imdecode"].images_per_s
+    cv2_rate = by_key["decode_cv2"].images_per_s
+    # FFCV decodes with TJFLAG_FASTDCT through libjpeg-turbo; opencv-python's wheels bundle a
+    # SIMD libjpeg-turbo. A slower FFCV decode suggests a libjpeg-turbo built without SIMD.
+    if ffcv_rate < 0.8 * cv2_rate:
+        found.append(
+            f"FFCV's JPEG decode ({ffcv_rate:,.0f}/s) is slower than cv2.imdecode "
+            f"({cv2_rate:,.0f}/s): the libjpeg-turbo FFCV links may lack SIMD"
+        )
+    cpus = os.cpu_count() or 1
+    if settings.workers > cpus:
+        found.append(
+            f"{settings.workers} workers on {cpus} CPUs: the decode ceiling assumes one CPU each"
+        )
+    # the 1-minute load average before the run started: other work on the machine
+    if load_at_start is not None and load_at_start[0] > 0.25 * cpus + 0.5:
+        found.append(
+            f"load average {load_at_start[0]:.1f} on {cpus} CPUs when the run started: other "
+            "work competed with the benchmark, figures are low and noisy (the multi-threaded "
+            "FFCV rows suffer most); re-run on a quiet machine"
+        )
+    if settings.smoke:
+        found.append("--smoke size: the figures check that everything runs, they mean nothing")
+    return found
+
+
+DISPLAY_ORDER = (
+    *(ffcv_key(m, c, o) for m in ("jpg", "raw") for c in (True, False) for o in ORDERS),
+    "dataloader_pil",
+    "decode_ceiling",
+    "decode_ffcv_imdecode_threads",
+    "decode_ffcv_imdecode",
+    "decode_cv2",
+    "decode_pil",
+)
+
+
+def ratios(by_key: dict[str, Row]) -> dict[str, Any]:
+    """Ratios the issue reports against; FFCV headline = JPEG, os_cache=True, RANDOM."""
+    headline = by_key[ffcv_key("jpg", True, "RANDOM")].images_per_s
+
+    def entry(value: float, goal: float, what: str) -> dict[str, Any]:
+        return {"value": value, "goal": goal, "met": value >= goal, "what": what}
+
+    result: dict[str, Any] = {
+        "ffcv_over_dataloader_pil": entry(
+            headline / by_key["dataloader_pil"].images_per_s,
+            GOAL_FFCV_OVER_DATALOADER,
+            "FFCV jpg os_cache=True RANDOM / torch DataLoader + PIL",
+        ),
+        "ffcv_over_decode_ceiling": entry(
+            headline / by_key["decode_ceiling"].images_per_s,
+            GOAL_FFCV_OVER_CEILING,
+            "FFCV jpg os_cache=True RANDOM / (single-thread ffcv imdecode rate x workers)",
+        ),
+    }
+    for mode in ("jpg", "raw"):
+        for order in ORDERS:
+            off = by_key[ffcv_key(mode, False, order)].images_per_s
+            on = by_key[ffcv_key(mode, True, order)].images_per_s
+            result[f"os_cache_false_over_true_{mode}_{order.lower()}"] = entry(
+                off / on,
+                GOAL_NO_OS_CACHE_OVER_OS_CACHE,
+                f"FFCV {mode} {order}: os_cache=False / os_cache=True",
+            )
+    return result
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": platform.processor() or None,
+    }
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    if hasattr(os, "sched_getaffinity"):
+        info["usable_cpus"] = len(os.sched_getaffinity(0))
+    if hasattr(os, "getloadavg"):
+        info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    try:
+        import psutil
+
+        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return info
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for dist in ("ffcv", "numpy", "numba", "torch", "opencv-python", "pillow", "matplotlib"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None  # conda-forge's opencv/pillow may register no pip metadata
+    import cv2
+    import numba
+    import PIL
+
+    versions["cv2.__version__"] = cv2.__version__
+    versions["PIL.__version__"] = PIL.__version__
+    versions["loaded_native_libraries"] = loaded_libraries()
+    try:  # the layer FFCV's parallel loops ran on (tbb, omp or workqueue)
+        versions["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        versions["numba_threading_layer"] = None
+    return versions
+
+
+def loaded_libraries() -> list[str] | None:
+    """Files of the JPEG/OpenCV/threading libraries mapped into this process (which
+    turbojpeg the FFCV extension really uses: a wrong or non-SIMD one shows here).
+    psutil reads /proc/<pid>/smaps on Linux and the module list on Windows."""
+    import re
+
+    try:
+        import psutil
+
+        maps = psutil.Process().memory_maps()
+    except (ImportError, OSError, AttributeError):
+        return None
+    pattern = re.compile(r"jpeg|opencv_(core|imgproc)|tbb|gomp|iomp|vcomp|_libffcv|pthread", re.I)
+    return sorted({m.path for m in maps if pattern.search(Path(m.path).name)})
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{'configuration':<46} {'images/s':>10}  {'min':>8} {'max':>8}  {'steady':>8}"]
+    lines.append("-" * len(lines[0]))
+    for row in report["rows"]:
+        epochs = row["epoch_images_per_s"]
+        steady = row["steady_images_per_s"]
+        lines.append(
+            f"{row['label']:<46} {row['images_per_s']:>10,.0f}  {min(epochs):>8,.0f} "
+            f"{max(epochs):>8,.0f}  {'' if steady is None else f'{steady:,.0f}':>8}"
+        )
+    lines.append("")
+    for ratio in report["diagnostics"].values():
+        lines.append(f"{ratio['what']:<66} {ratio['value']:>6.2f}  (no goal)")
+    for ratio in report["ratios"].values():
+        verdict = "meets" if ratio["met"] else "BELOW"
+        lines.append(
+            f"{ratio['what']:<66} {ratio['value']:>6.2f}  goal >= {ratio['goal']:.2f}  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def write_chart(report: dict[str, Any], path: Path) -> None:
+    """Two panels: the JPEG comparison (the headline) and FFCV on raw pixels (another scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {
+        "ffcv": "#4c72b0",
+        "dataloader": "#c44e52",
+        "ceiling": "#dd8452",
+        "decode": "#8c8c8c",
+    }
+
+    def colour(row: dict[str, Any]) -> str:
+        if row["key"].startswith("ffcv_"):
+            return colours["ffcv"]
+        if row["key"] == "dataloader_pil":
+            return colours["dataloader"]
+        return colours["ceiling" if row["kind"] == "ceiling" else "decode"]
+
+    raw = [row for row in report["rows"] if row["params"].get("format") == "raw"]
+    jpeg = [row for row in report["rows"] if row not in raw]
+    fig, axes = plt.subplots(
+        2,
+        1,
+        figsize=(9.0, 0.36 * len(report["rows"]) + 2.4),
+        gridspec_kw={"height_ratios": [len(jpeg), len(raw)]},
+    )
+    settings, machine = report["settings"], report["machine"]
+    fig.suptitle(
+        f"{settings['images']} images {IMAGE_SIZE}x{IMAGE_SIZE} (JPEG q{JPEG_QUALITY}), batch "
+        f"{settings['batch_size']}, {settings['workers']} workers, {machine['cpu_count']} CPUs, "
+        f"{machine['system']}" + (" - SMOKE SIZE, figures meaningless" if report["smoke"] else ""),
+        fontsize=9,
+    )
+    for ax, rows, title in ((axes[0], jpeg, "JPEG"), (axes[1], raw, "raw pixels (FFCV only)")):
+        y = np.arange(len(rows))[::-1]
+        values = [row["images_per_s"] for row in rows]
+        ax.barh(y, values, color=[colour(row) for row in rows])
+        for yi, value in zip(y, values, strict=True):
+            ax.text(value, yi, f" {value:,.0f}", va="center", fontsize=8)
+        ax.set_yticks(y, [row["label"] for row in rows], fontsize=8)
+        ax.set_xlim(0, max(values) * 1.2)
+        ax.set_title(title, fontsize=9, loc="left")
+    axes[1].set_xlabel("images/s (median of measured epochs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+SMOKE = {"images": 96, "epochs": 2, "warmup": 1, "batch_size": 16, "decode_images": 96}
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark.py",
+        description="Measure FFCV Loader throughput against torch DataLoader + PIL and the "
+        "JPEG decode ceiling, on a synthetic 256x256 image set.",
+    )
+    parser.add_argument("--images", type=positive, default=4000, help="images in the set (4000)")
+    parser.add_argument("--epochs", type=positive, default=7, help="measured epochs (7)")
+    parser.add_argument("--warmup", type=non_negative, default=1, help="warm-up epochs (1)")
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        default=os.cpu_count() or 1,
+        help="FFCV threads = DataLoader worker processes (all CPUs)",
+    )
+    parser.add_argument("--batch-size", type=positive, default=64, help="batch size (64)")
+    parser.add_argument(
+        "--decode-images",
+        type=positive,
+        default=1000,
+        help="images per single-thread decode pass (1000)",
+    )
+    parser.add_argument("--seed", type=non_negative, default=0, help="data set and order seed (0)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmark-results"),
+        help="output folder: data/, benchmark.json, benchmark.png (./benchmark-results)",
+    )
+    parser.add_argument(
+        "--start-method",
+        choices=multiprocessing.get_all_start_methods(),
+        default=None,
+        help="multiprocessing start method (platform default; Windows has only 'spawn')",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny size to check that everything runs: "
+        + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in SMOKE.items()),
+    )
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    values = {
+        "images": args.images,
+        "epochs": args.epochs,
+        "warmup": args.warmup,
+        "batch_size": args.batch_size,
+        "decode_images": args.decode_images,
+    }
+    if args.smoke:
+        values.update(SMOKE)
+    return Settings(
+        workers=args.workers,
+        seed=args.seed,
+        out=args.out.resolve(),
+        start_method=args.start_method or multiprocessing.get_start_method(),
+        smoke=args.smoke,
+        **values,
+    )
+
+
+def check_packages() -> None:
+    import importlib
+
+    for name in REQUIRED_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise MissingPackageError(
+                f"cannot import {name}: {error}",
+                "run this script with the training environment's python (activate it first)",
+            ) from error
+
+
+def check_output(settings: Settings) -> None:
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+        probe = settings.out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputDirError(
+            f"cannot write to the output folder {settings.out}: {error}",
+            "pass a writable folder with --out",
+        ) from error
+    # pixels.npy + raw .beton + JPEG .beton + JPEG files, with room to spare
+    need = settings.images * IMAGE_SIZE * IMAGE_SIZE * 3 * 2.3
+    free = shutil.disk_usage(settings.out).free
+    if free < need:
+        raise OutputDirError(
+            f"{settings.out} has {free / 2**30:.1f} GiB free; {settings.images} images need "
+            f"about {need / 2**30:.1f} GiB",
+            "pass a smaller --images, or an --out on a disk with more space",
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.start_method:
+        multiprocessing.set_start_method(args.start_method, force=True)
+    settings = settings_from(args)
+
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+
+    try:
+        check_packages()
+        check_output(settings)
+        report = run_all(settings, log)
+        json_path = settings.out / "benchmark.json"
+        chart_path = settings.out / "benchmark.png"
+        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_chart(report, chart_path)
+    except BenchmarkError as error:
+        print(f"error: {error}\nhint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    print()
+    print(format_table(report))
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(f"\nwrote {json_path} and {chart_path} ({report['duration_s']:.0f} s)")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

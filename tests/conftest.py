@@ -30,3 +30,19 @@ def ffcv_win() -> dict:
 @pytest.fixture(scope="session")
 def ffcv_linux() -> dict:
     return render(RECIPE, LINUX64)
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def report_figure():
+    """Tests call this with a line (counts, timings) shown at the end of the pytest run."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

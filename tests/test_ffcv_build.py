@@ -34,7 +34,7 @@ def extension(built) -> Path:
     return Path(out.stdout.strip())
 
 
-def test_build_uses_pkg_config_flags_of_the_host_libraries(built):
+def test_build_uses_pkg_config_flags_of_the_host_libraries(built, report_figure):
     log = built.log.read_text()
     compile_lines = [line for line in log.splitlines() if "libffcv.cpp" in line and " -c " in line]
     link_lines = [line for line in log.splitlines() if "_libffcv" in line and " -shared" in line]
@@ -43,7 +43,7 @@ def test_build_uses_pkg_config_flags_of_the_host_libraries(built):
     for library in ("-lopencv_core", "-lopencv_imgproc", "-lturbojpeg", "-lpthread"):
         assert library in link_lines[0], library
     assert "Successfully installed ffcv-1.0.2" in log
-    print(f"\nffcv build.sh took {built.seconds:.1f} s")
+    report_figure(f"recipes/ffcv/build.sh (Linux, Debian host libraries): {built.seconds:.1f} s")
 
 
 def test_extension_exports_the_positional_read(extension):

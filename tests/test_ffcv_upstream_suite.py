@@ -23,7 +23,7 @@ MIN_PASSED = 75
 
 
 @pytest.mark.slow
-def test_upstream_suite_passes(ffcv_src, tmp_path):
+def test_upstream_suite_passes(ffcv_src, tmp_path, report_figure):
     run_dir = tmp_path / "upstream"
     shutil.copytree(ffcv_src / "tests", run_dir / "tests")
     shutil.copytree(ffcv_src / "test_data", run_dir / "test_data")
@@ -61,6 +61,6 @@ def test_upstream_suite_passes(ffcv_src, tmp_path):
     counts = {
         kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", summary)
     }
-    print(f"\nFFCV upstream suite: {summary}")
+    report_figure(f"FFCV upstream suite against our build: {summary}")
     assert counts.get("failed", 0) == 0 and counts.get("error", 0) == 0, result.stdout[-6000:]
     assert counts.get("passed", 0) >= MIN_PASSED, result.stdout[-6000:]

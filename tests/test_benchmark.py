@@ -7,7 +7,6 @@ the chart it must produce. No timing is asserted: only that every figure exists 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from modules import load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "benchmark.py"
@@ -49,12 +50,7 @@ EXPECTED_RATIOS = {
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("benchmark_under_test", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "benchmark_under_test")
 
 
 def run_script(*args: str, env: dict[str, str] | None = None, timeout: int = 60):

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from tools.build_ffcv import RECIPE
+from tools.build_ffcv import RECIPE, patched_source
 from tools.errors import PatchError
-from tools.sources import apply_patch, fetch, guess_strip_level, prepare_source, unpack
+from tools.sources import apply_patch, fetch, guess_strip_level, unpack
 
 PATCHES = sorted((RECIPE / "patches").glob("*.patch"))
 
@@ -33,11 +33,8 @@ def test_patch_applies_once_and_only_once(patch, pristine):
         apply_patch(patch, pristine)
 
 
-def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine, ffcv_linux):
-    source = ffcv_linux["source"]
-    patched = prepare_source(
-        source["url"], source["sha256"], [RECIPE / p for p in source["patches"]], tmp_path / "b"
-    )
+def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
+    patched = patched_source(tmp_path / "b")
     result = subprocess.run(
         ["diff", "-rq", str(pristine), str(patched)], capture_output=True, text=True, check=False
     )

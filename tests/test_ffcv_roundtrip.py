@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modules import load_module
 from tools.build_ffcv import RECIPE
 
 RUN_TEST = RECIPE / "run_test.py"
@@ -46,13 +47,7 @@ def test_round_trip(start_method, tmp_path):
 
 
 def _load_run_test():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ffcv_run_test", RUN_TEST)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(RUN_TEST, "ffcv_run_test")
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ libraries and /MT static archives side by side, Library\\bin with the DLLs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from modules import load_module
 
 OPENCV_VERSIONS = {"5.0.0": "500", "4.13.0": "4130"}
 
@@ -66,11 +67,7 @@ def conda_build_env(prefix: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hostlibs(ffcv_src) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ffcv_hostlibs", ffcv_src / "ffcv_hostlibs.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ffcv_src / "ffcv_hostlibs.py", "ffcv_hostlibs")
 
 
 @pytest.mark.parametrize("opencv", sorted(OPENCV_VERSIONS))

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools.errors import BuildError, ToolError
 from tools.recipes import LINUX64, RECIPES_DIR, render
@@ -35,10 +36,9 @@ class BuildResult:
     seconds: float
 
 
-def patched_source(work: Path) -> Path:
+def patched_source(work: Path, meta: dict[str, Any] | None = None) -> Path:
     """The recipe's source, verified and patched, unpacked under work/src."""
-    meta = render(RECIPE, LINUX64)
-    source = meta["source"]
+    source = (meta or render(RECIPE, LINUX64))["source"]
     patches = [RECIPE / p for p in source.get("patches", [])]
     return prepare_source(source["url"], source["sha256"], patches, work / "src")
 
@@ -46,7 +46,7 @@ def patched_source(work: Path) -> Path:
 def build(python: Path, work: Path) -> BuildResult:
     """Run build.sh against a patched source tree; raise BuildError with the log's tail."""
     meta = render(RECIPE, LINUX64)
-    src_dir = patched_source(work)
+    src_dir = patched_source(work, meta)
     prefix = Path(
         subprocess.run(
             [str(python), "-c", "import sys; print(sys.prefix)"],

@@ -51,7 +51,7 @@ def test_call_propagates_exit_code(wine, tmp_path):
 
 
 def test_exe_exit_code_and_argv_with_spaces(wine, doubles, tmp_path):
-    d = doubles.make(tmp_path / "dir with space (x)", "tool")
+    d = doubles.make(tmp_path / "dir with space (x)", "tool", grammarless=True)
     d.configure("tool", "exit 42\n")
     r = wine.run(d.bin / "tool.exe", ["a b", "c&d", "100%"], cwd=tmp_path, env=d.env)
     assert r.returncode == 42
@@ -61,7 +61,7 @@ def test_exe_exit_code_and_argv_with_spaces(wine, doubles, tmp_path):
 
 
 def test_exit_code_reaches_linux_mod_256(wine, doubles, tmp_path):
-    d = doubles.make(tmp_path / "bin", "tool")
+    d = doubles.make(tmp_path / "bin", "tool", grammarless=True)
     d.configure("tool", "exit 300\n")
     assert wine.run(d.bin / "tool.exe", env=d.env).returncode == 300 % 256
 
@@ -85,7 +85,7 @@ def test_batch_in_path_with_spaces_gets_its_arguments(wine, tmp_path):
 
 def test_double_rules_payload_and_system32_install(wine, doubles, tmp_path):
     """curl.exe stands in for Windows' inbox curl (not installable here): -o gets the payload."""
-    d = doubles.make(tmp_path / "bin", "curl")
+    d = doubles.make(tmp_path / "bin", "curl", grammarless=True)  # tests the rules, not curl
     payload = tmp_path / "payload.bin"
     payload.write_bytes(bytes(range(256)) * 10)
     d.configure(

@@ -14,7 +14,7 @@ set "CONDA_PKGS_DIRS=%CACHE%\p"
 set "XDG_CACHE_HOME=%CACHE%\xdg"
 set "LINTENV=%CACHE%\lint-env"
 :: The lint env is reused only when its marker says a create of this spec completed and
-:: conda-smithy ran in it; anything else (an interrupted create) is removed and made again.
+:: conda-smithy ran in it; anything else, such as an interrupted create, is removed and made again.
 set "MARK=%LINTENV%\conda-meta\ffcvwin-lint.txt"
 set "HAVE="
 if exist "%MARK%" for /f "usebackq delims=" %%s in ("%MARK%") do set "HAVE=%%s"

@@ -56,8 +56,8 @@ class DoubleSet:
     """A directory of doubles sharing one config/log directory (``DOUBLE_DIR``).
 
     Each double gets its program's grammar, so it rejects the calls the real program rejects.
-    A name without a grammar is refused unless ``grammarless`` (harness tests of the double
-    itself, under made-up names that stand for no real program).
+    A name without a grammar is refused. ``grammarless`` skips the grammar: only for harness
+    tests of the double's own rules, never for a double standing in for a program under test.
     """
 
     def __init__(self, exe: Path, bin_dir: Path, names: list[str], grammarless: bool) -> None:
@@ -66,10 +66,11 @@ class DoubleSet:
         for name in names:
             shutil.copyfile(exe, self.bin / f"{name}.exe")
             grammar = grammar_of(name)
-            if grammar.exists():
-                shutil.copyfile(grammar, self.bin / grammar.name)
-            elif not grammarless:
+            if grammarless:
+                continue
+            if not grammar.exists():
                 raise FileNotFoundError(f"no grammar for the {name} double: {grammar}")
+            shutil.copyfile(grammar, self.bin / grammar.name)
         self.log = self.bin / "calls.log"
 
     @property

@@ -1,20 +1,34 @@
 @echo off
 :: Runs conda-smithy's recipe linter (conda-forge's standard checks) on every recipe. Uses the
 :: micromamba that build_channel.cmd downloaded and verified into .cache, so run that first.
+:: micromamba's global options (--no-rc -r) stand before the subcommand: "run" has no --no-rc.
 setlocal EnableExtensions DisableDelayedExpansion
 set "SMITHY_SPEC=conda-smithy=2026.8.5"
-set "REPO=%~dp0.."
+for %%I in ("%~dp0..") do set "REPO=%%~fI"
+set "CACHE=%REPO%\.cache"
 set "MM="
-for /d %%d in ("%REPO%\.cache\micromamba-*") do if exist "%%d\micromamba.exe" set "MM=%%d\micromamba.exe"
-if not defined MM >&2 echo ERROR: no micromamba in %REPO%\.cache; run build_channel.cmd first & exit /b 1
-set "ROOT=%REPO%\.cache\mamba"
-set "LINTENV=%REPO%\.cache\lint-env"
-if exist "%LINTENV%\conda-meta\" goto :lint
-"%MM%" create -y --no-rc -r "%ROOT%" -p "%LINTENV%" --override-channels -c conda-forge %SMITHY_SPEC% || exit /b 1
+for /f "delims=" %%d in ('dir /b /ad "%CACHE%\micromamba-*" 2^>nul') do if exist "%CACHE%\%%d\micromamba.exe" set "MM=%CACHE%\%%d\micromamba.exe"
+if not defined MM >&2 echo ERROR: no micromamba in %CACHE%; run build_channel.cmd first & exit /b 1
+set "ROOT=%CACHE%\mamba"
+set "CONDA_PKGS_DIRS=%CACHE%\p"
+set "XDG_CACHE_HOME=%CACHE%\xdg"
+set "LINTENV=%CACHE%\lint-env"
+:: The lint env is reused only when its marker says a create of this spec completed and
+:: conda-smithy ran in it; anything else, such as an interrupted create, is removed and made again.
+set "MARK=%LINTENV%\conda-meta\ffcvwin-lint.txt"
+set "HAVE="
+if exist "%MARK%" for /f "usebackq delims=" %%s in ("%MARK%") do set "HAVE=%%s"
+if "%HAVE%"=="%SMITHY_SPEC%" goto :lint
+if exist "%LINTENV%\" rmdir /s /q "%LINTENV%"
+"%MM%" --no-rc -r "%ROOT%" create -y -p "%LINTENV%" --no-shortcuts --override-channels -c conda-forge %SMITHY_SPEC%
+if not "%ERRORLEVEL%"=="0" >&2 echo ERROR: creating the lint env %LINTENV% failed & exit /b 1
+"%MM%" --no-rc -r "%ROOT%" run -p "%LINTENV%" conda-smithy --version
+if not "%ERRORLEVEL%"=="0" >&2 echo ERROR: conda-smithy does not run in %LINTENV% & exit /b 1
+>"%MARK%" echo %SMITHY_SPEC%
 :lint
 set "RC=0"
-for /d %%r in ("%REPO%\recipes\*") do (
-  echo == conda-smithy recipe-lint %%~nxr
-  "%MM%" run --no-rc -r "%ROOT%" -p "%LINTENV%" conda-smithy recipe-lint "%%~fr" || set "RC=1"
+for /f "delims=" %%r in ('dir /b /ad "%REPO%\recipes" 2^>nul') do (
+  echo == conda-smithy recipe-lint %%r
+  "%MM%" --no-rc -r "%ROOT%" run -p "%LINTENV%" conda-smithy recipe-lint "%REPO%\recipes\%%r" || set "RC=1"
 )
 exit /b %RC%

@@ -36,4 +36,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install -q -r tests/requirements.txt
   echo "$want" > "$stamp"
 fi
+# anaconda-client's released wheel (no dependencies, not installed): tests/test_doubles.py reads
+# its argparse definitions to check the anaconda upload double's grammar.
+[ -f .venv/wheels/anaconda_client-1.14.1-py3-none-any.whl ] || .venv/bin/python -m pip download -q --no-deps --only-binary :all: -d .venv/wheels anaconda-client==1.14.1
 echo "setup: ready ($(.venv/bin/python --version), $(nproc) cores)"

@@ -3,8 +3,10 @@
 We cannot run Azure here; these checks follow the YAML schema reference
 (learn.microsoft.com/azure/devops/pipelines/yaml-schema: pipeline, stages.stage, jobs.job,
 steps.*, pool) for the keys this pipeline uses, and our own rules: hosted jobs on
-windows-2022, the GPU job only for a named self-hosted pool, the secret mapped into exactly one
-step that runs on tags only and never echoed, every referenced script and option real.
+windows-2022 that each fit the free tier's 60-minute limit for private projects (Microsoft
+Learn, "Configure and pay for parallel jobs") with the package cache kept by Cache@2, the GPU
+job only for a named self-hosted pool, the secret mapped into exactly one step that runs on
+tags only and never echoed, every referenced script and option real.
 """
 
 from __future__ import annotations
@@ -82,15 +84,19 @@ def test_top_level_structure():
 
 def test_jobs_and_pools():
     names = [j["job"] for j in jobs()]
-    assert names == ["windows_cpu", "windows_gpu"]
+    assert names == ["build", "env_cpu", "upload", "windows_gpu"]
     for j in jobs():
         assert set(j) <= JOB_KEYS and IDENT.match(j["job"])
         assert isinstance(j["timeoutInMinutes"], int)
         assert j["steps"][0] == {"checkout": "self"}
-    cpu, gpu = jobs()
-    assert cpu["pool"] == {"vmImage": "windows-2022"}
+    build, env_cpu, upload, gpu = jobs()
+    for hosted in (build, env_cpu, upload):
+        assert hosted["pool"] == {"vmImage": "windows-2022"}
+        assert hosted["timeoutInMinutes"] <= 60, "a free private project's hosted job limit"
+    assert env_cpu["dependsOn"] == "build" and upload["dependsOn"] == ["build", "env_cpu"]
+    assert TAGS_ONLY in upload["condition"]
     assert gpu["pool"] == {"name": "${{ parameters.gpuPool }}"}
-    assert gpu["dependsOn"] == "windows_cpu"
+    assert gpu["dependsOn"] == "build"
     gpu_param = next(p for p in DOC["parameters"] if p["name"] == "gpuPool")
     assert gpu_param["default"] == ""  # the job is only inserted when a pool is named
     item = next(i for i in DOC["stages"][0]["jobs"] if "job" not in i)
@@ -129,9 +135,29 @@ def test_scripts_and_options_exist():
     assert any("--env-only --cuda ${{ parameters.cuda }}" in c for c in ran)
 
 
+def test_package_cache_is_kept_between_runs_of_each_hosted_job():
+    pkgs = next(v["value"] for v in DOC["variables"] if v["name"] == "pkgsDir")
+    script = (REPO / "build_channel.cmd").read_text("ascii")
+    assert pkgs == "$(Build.SourcesDirectory)\\.cache\\p"
+    assert 'set "CONDA_PKGS_DIRS=%CACHE%\\p"' in script, "the folder build_channel.cmd uses"
+    for job in jobs()[:3]:
+        (cache,) = [s for s in job["steps"] if s.get("task") == "Cache@2"]
+        assert cache["inputs"]["path"] == "$(pkgsDir)"
+        key, fallback = cache["inputs"]["key"], cache["inputs"]["restoreKeys"].strip()
+        assert key.startswith('pkgs | "$(Agent.OS)" | ') and key.startswith(fallback + " | ")
+        steps = job["steps"]
+        assert steps.index(cache) < next(i for i, s in enumerate(steps) if "script" in s)
+
+
 def test_channel_is_published_and_the_recipe_linter_runs():
     tasks = [s for s in jobs()[0]["steps"] if s.get("task") == "PublishPipelineArtifact@1"]
     assert {"targetPath": "channel", "artifact": "channel"} in [t["inputs"] for t in tasks]
+    for job in (jobs()[1], jobs()[3]):
+        download = next(s for s in job["steps"] if s.get("task") == "DownloadPipelineArtifact@2")
+        assert download["inputs"] == {
+            "artifact": "channel",
+            "path": "$(Build.SourcesDirectory)\\channel",
+        }
     assert any(s.get("script") == "ci\\lint_recipes.cmd" for s in steps())
     lint = (REPO / "ci" / "lint_recipes.cmd").read_text("ascii")
     assert "conda-smithy recipe-lint" in lint
@@ -143,7 +169,8 @@ def test_secret_mapped_once_on_tags_and_never_echoed(text: str):
     assert len(users) == 1
     (upload,) = users
     assert upload["env"] == {"ANACONDA_API_TOKEN": "$(ANACONDA_API_TOKEN)"}
-    assert TAGS_ONLY in upload["condition"]
+    (job,) = [j for j in jobs() if upload in j["steps"]]
+    assert TAGS_ONLY in upload.get("condition", job["condition"])
     assert "--upload" in upload["script"]
     assert "ANACONDA_API_TOKEN" not in upload["script"]
     for s in steps():

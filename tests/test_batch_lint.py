@@ -103,6 +103,9 @@ def test_blinter_catches_a_broken_script(tmp_path: Path):
 
 
 def test_line_count_budget():
-    """DESIGN 1: the cmd layer stays small; logic that needs Python lives in Python."""
+    """DESIGN 1: the cmd layer stays small; logic that needs Python lives in Python.
+
+    What runs before Python exists (preflight: lock, long paths, disk space, driver, MSVC; the
+    pinned download) has to be cmd: about 500 lines with the issue 9 checks."""
     lines = (REPO / "build_channel.cmd").read_text("ascii").count("\n")
-    assert lines <= 320, lines
+    assert lines <= 520, lines

@@ -51,7 +51,7 @@ def test_call_propagates_exit_code(wine, tmp_path):
 
 
 def test_exe_exit_code_and_argv_with_spaces(wine, doubles, tmp_path):
-    d = doubles.make(tmp_path / "dir with space (x)", "tool")
+    d = doubles.make(tmp_path / "dir with space (x)", "tool", grammarless=True)
     d.configure("tool", "exit 42\n")
     r = wine.run(d.bin / "tool.exe", ["a b", "c&d", "100%"], cwd=tmp_path, env=d.env)
     assert r.returncode == 42
@@ -61,7 +61,7 @@ def test_exe_exit_code_and_argv_with_spaces(wine, doubles, tmp_path):
 
 
 def test_exit_code_reaches_linux_mod_256(wine, doubles, tmp_path):
-    d = doubles.make(tmp_path / "bin", "tool")
+    d = doubles.make(tmp_path / "bin", "tool", grammarless=True)
     d.configure("tool", "exit 300\n")
     assert wine.run(d.bin / "tool.exe", env=d.env).returncode == 300 % 256
 
@@ -85,7 +85,7 @@ def test_batch_in_path_with_spaces_gets_its_arguments(wine, tmp_path):
 
 def test_double_rules_payload_and_system32_install(wine, doubles, tmp_path):
     """curl.exe stands in for Windows' inbox curl (not installable here): -o gets the payload."""
-    d = doubles.make(tmp_path / "bin", "curl")
+    d = doubles.make(tmp_path / "bin", "curl", grammarless=True)  # tests the rules, not curl
     payload = tmp_path / "payload.bin"
     payload.write_bytes(bytes(range(256)) * 10)
     d.configure(
@@ -142,3 +142,74 @@ def test_wine_drops_percent_from_parameters(wine, tmp_path):
     r = wine.run_batch(script, ["100%", "a%b%c"])
     assert r.stdout.splitlines()[0] == "arg=[100]"
     assert r.stdout.splitlines()[1] == f"dp0=[{windows_path(tmp_path)}\\pq\\]"
+
+
+def test_negative_exit_codes_pass_or_and_miss_errorlevel_1(wine, doubles, tmp_path):
+    """A crash exits with a negative NTSTATUS (0xC0000005 = -1073741819): ``||`` and a
+    comparison with 0 see it, ``if errorlevel 1`` (errorlevel >= 1) does not - which is why
+    build_channel.cmd compares %ERRORLEVEL% with 0."""
+    d = doubles.make(tmp_path / "bin", "tool", grammarless=True)
+    d.configure("tool", "exit -1073741819\n")
+    tool = windows_path(d.bin / "tool.exe")
+    script = bat(
+        tmp_path / "neg.bat",
+        f'"{tool}"',
+        "echo level=%ERRORLEVEL%",
+        f'"{tool}" || echo or-ran',
+        f'"{tool}"',
+        "if errorlevel 1 echo errorlevel-1",
+        f'"{tool}"',
+        'if not "%ERRORLEVEL%"=="0" echo not-zero',
+        "exit /b 0",
+    )
+    r = wine.run_batch(script, env=d.env)
+    assert r.stdout.split() == ["level=-1073741819", "or-ran", "not-zero"]
+
+
+def test_wine_differences_the_scripts_avoid(wine, doubles, tmp_path):
+    """Known Wine 10 cmd.exe differences from Windows; the scripts are written around them.
+    If one of these starts failing, Wine changed and the workaround can be revisited.
+
+    1. ``for /d %%d in ("dir\\pattern*")``: a quoted pattern matches nothing (Windows: the
+       folders); the scripts list folders with ``dir /b /ad`` instead.
+    2. ``!v:~n!`` with n past the end of the value is not empty (Windows: empty); the scripts
+       take a length from a file's size instead of from substrings.
+    3. cmd.exe opens a redirection target shareable, so a second ``9>>lock`` succeeds
+       (Windows' cmd.exe opens it without write sharing, which is the lock build_channel.cmd
+       uses); a program that holds the file without sharing does block it.
+    """
+    (tmp_path / "dirs" / "micromamba-1").mkdir(parents=True)
+    holder = doubles.make(tmp_path / "bin", "holder", grammarless=True)
+    lock = tmp_path / "x.lock"
+    holder.configure("holder", f"hold {windows_path(lock)}|6000\n")
+    script = bat(
+        tmp_path / "diff.bat",
+        'for /d %%d in ("%~dp0dirs\\micromamba-*") do echo quoted=%%~nxd',
+        'for /f "delims=" %%d in (\'dir /b /ad "%~dp0dirs\\micromamba-*"\') do echo dirb=%%d',
+        "setlocal EnableDelayedExpansion",
+        'set "S=abc"',
+        'if "!S:~5!"=="" echo past-end-empty',
+        "endlocal",
+        'set "L="',
+        '9>>"%~dp0x.lock" call :inner',
+        "echo nested=[%L%]",
+        f'start "" /b "{windows_path(holder.bin / "holder.exe")}"',
+        "ping -n 2 127.0.0.1 >nul",
+        'set "L="',
+        '9>>"%~dp0x.lock" call :mark',
+        "echo held=[%L%]",
+        "exit /b 0",
+        ":inner",
+        '9>>"%~dp0x.lock" call :mark',
+        "exit /b 0",
+        ":mark",
+        'set "L=1"',
+        "exit /b 0",
+    )
+    r = wine.run_batch(script, env=holder.env, timeout=60)
+    out = r.stdout.split()
+    assert "dirb=micromamba-1" in out and not any(o.startswith("quoted=") for o in out)
+    assert "past-end-empty" not in out
+    assert "nested=[1]" in out, "Wine: the redirection is shareable"
+    assert "held=[]" in out, "a holder without sharing blocks the redirection"
+    wine.restart()  # end the holder

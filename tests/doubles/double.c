@@ -2,10 +2,14 @@
  * micromamba.exe, nvidia-smi.exe, vswhere.exe, python.exe, ...). One binary, copied under
  * each name; it learns its name from its own file name (curl.exe -> "curl").
  *
- * Every call appends one JSON line to the log ({"prog","argv","cmdline","cwd"}), then runs the
- * first rule of its config that matches, or the default rule. Files (DIR = %DOUBLE_DIR%, or
- * the directory of the .exe when unset):
+ Every call appends one JSON line to the log ({"prog","argv","cmdline","cwd"}, and "error"
+ * for a call the real program would reject). Then, before any rule, the argv is checked against
+ * the real program's grammar (grammar.c; tests/doubles/grammars/<name>.grammar cites where it
+ * comes from): a call the real program rejects ends here with the real program's exit code.
+ * Otherwise the first rule of the config that matches runs, or the default rule. Files (DIR =
+ * %DOUBLE_DIR%, or the directory of the .exe when unset):
  *   DIR\calls.log        the log (%DOUBLE_LOG% overrides)
+ *   DIR\<name>.grammar   the grammar (the test fixtures always copy it; absent: no check)
  *   DIR\<name>.double    the config (absent: log and exit 0)
  *
  * Config, one directive per line, '#' starts a comment line:
@@ -17,17 +21,21 @@
  *   copy SRC|DEST[|N]    copy file SRC to DEST (parents created); with N only the first N bytes
  *   write DEST|TEXT      create DEST holding TEXT and a newline (parents created)
  *   mkdir DEST           create a directory and its parents
+ *   hold DEST|MS         open DEST with no sharing (as a running program holding a lock file
+ *                        would) and keep it open for MS milliseconds
  *   exit N               the exit code (default 0), applied after all actions
  * TEXT, SRC and DEST expand {after:FLAG} (the argument after FLAG), {arg:N} (argument N, the
  * first is 1), {env:NAME} and {cwd}.
  *
- * Build: x86_64-w64-mingw32-gcc -municode -O2 -o double.exe double.c
+ * Build: x86_64-w64-mingw32-gcc -municode -O2 -o double.exe double.c grammar.c
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 #include <windows.h>
+
+#include "grammar.h"
 
 #define BIG 32768
 
@@ -177,6 +185,17 @@ static int run_action(const char *verb, char *rest, int *code) {
         free(w);
         return 1;
     }
+    if (!strcmp(verb, "hold")) {
+        int n = split_bar(rest, f, 2);
+        wchar_t *dst = expand(f[0]);
+        make_dirs(dst, 0);
+        HANDLE h = CreateFileW(dst, GENERIC_WRITE, 0, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+        free(dst);
+        if (h == INVALID_HANDLE_VALUE) return 0;
+        Sleep(n == 2 ? (DWORD)atol(f[1]) : 1000);
+        CloseHandle(h);
+        return 1;
+    }
     if (!strcmp(verb, "copy")) {
         int n = split_bar(rest, f, 3);
         if (n < 2) return 0;
@@ -223,6 +242,21 @@ int wmain(int argc, wchar_t **argv) {
     }
     GetCurrentDirectoryW(BIG, cwd);
 
+    /* The grammar check comes first: its verdict is logged with the call. */
+    char verdict[2048] = {0};
+    int rejected = 0, rest_at = -1;
+    _snwprintf(path, BIG, L"%ls\\%ls.grammar", dir, name);
+    FILE *gf = _wfopen(path, L"rb");
+    if (gf) {
+        char **u8 = malloc(sizeof(char *) * (argc + 1));
+        for (int i = 0; i < argc; i++) u8[i] = to_utf8(argv[i]);
+        u8[argc] = NULL;
+        char *gpath = to_utf8(path);
+        if (grammar_load(gf, gpath, verdict, sizeof verdict) < 0) rejected = 198;
+        else rejected = grammar_check(argc, u8, verdict, sizeof verdict, &rest_at);
+        fclose(gf);
+    }
+
     if (!GetEnvironmentVariableW(L"DOUBLE_LOG", path, BIG))
         _snwprintf(path, BIG, L"%ls\\calls.log", dir);
     FILE *log = _wfopen(path, L"ab");
@@ -238,8 +272,20 @@ int wmain(int argc, wchar_t **argv) {
         json_str(log, GetCommandLineW());
         fputs(", \"cwd\": ", log);
         json_str(log, cwd);
+        if (rest_at > 0) fprintf(log, ", \"rest_at\": %d", rest_at);
+        if (rejected) {
+            wchar_t *w = from_utf8(verdict);
+            fputs(", \"error\": ", log);
+            json_str(log, w);
+            free(w);
+        }
         fputs("}\n", log);
         fclose(log);
+    }
+    if (rejected) {
+        char *prog = to_utf8(name);
+        fprintf(stderr, "%s: %s\n", prog, verdict);
+        return rejected;
     }
 
     _snwprintf(path, BIG, L"%ls\\%ls.double", dir, name);

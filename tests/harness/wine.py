@@ -374,6 +374,18 @@ class WineChroot:
                 raise FileNotFoundError(f"not a directory: {real}")
             self._ns.bind(real)
 
+    def mount_tmpfs(self, path: str | os.PathLike[str], size: str) -> None:
+        """A size-limited tmpfs at a host directory's path, inside the namespace only.
+
+        Programs in the chroot see a small volume there (for example to meet a full disk); the
+        host still sees the empty directory, so files written there cannot be inspected.
+        """
+        if self._ns is None:
+            raise RuntimeError("call ensure() first")
+        real = os.path.realpath(path)
+        self.mount(real)
+        self._ns._mount(["-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(self.root) + real])
+
     def _command(
         self,
         program: str,
@@ -498,8 +510,8 @@ class WineChroot:
     def install(self, src: str | os.PathLike[str], dest: str) -> None:
         """Copy a host file into the prefix at a Windows path under ``C:\\`` (parents created).
 
-        An installed ``.exe`` is loaded as native from then on (``name.exe=n``): otherwise a
-        Wine builtin of the same name (``certutil.exe``, ``where.exe``...) would run instead.
+        An installed ``.exe`` or ``.com`` is loaded as native from then on (``name.exe=n``):
+        otherwise a Wine builtin of the same name (``certutil.exe``, ``chcp.com``...) would run.
         """
         self.ensure()
         target = self._drive_c_path(dest)
@@ -509,7 +521,7 @@ class WineChroot:
         cmd = self._command("sh", ["-c", sh, "sh", real, target], None, {}, use_wine=False)
         subprocess.run(cmd, check=True, capture_output=True)
         name = dest.rsplit("\\", 1)[-1].lower()
-        if name.endswith(".exe"):
+        if name.endswith((".exe", ".com")):
             self._native.add(name)
 
     def remove(self, dest: str) -> None:

@@ -16,7 +16,9 @@ import pytest
 
 from harness.wine import WineChroot, windows_path
 
-DOUBLE_SRC = Path(__file__).resolve().parent.parent / "doubles" / "double.c"
+DOUBLES = Path(__file__).resolve().parent.parent / "doubles"
+DOUBLE_SRC = (DOUBLES / "double.c", DOUBLES / "grammar.c")
+GRAMMARS = DOUBLES / "grammars"
 MINGW_CC = "x86_64-w64-mingw32-gcc"
 HOST_TOOLS = ("debootstrap", "unshare", "nsenter", "zstd", "hardlink", MINGW_CC)
 
@@ -45,14 +47,30 @@ def wine() -> Iterator[WineChroot]:
         session.stop()
 
 
-class DoubleSet:
-    """A directory of doubles sharing one config/log directory (``DOUBLE_DIR``)."""
+def grammar_of(name: str) -> Path:
+    """tests/doubles/grammars/<name>.grammar: the real program's command line, cited."""
+    return GRAMMARS / f"{name}.grammar"
 
-    def __init__(self, exe: Path, bin_dir: Path, names: list[str]) -> None:
+
+class DoubleSet:
+    """A directory of doubles sharing one config/log directory (``DOUBLE_DIR``).
+
+    Each double gets its program's grammar, so it rejects the calls the real program rejects.
+    A name without a grammar is refused. ``grammarless`` skips the grammar: only for harness
+    tests of the double's own rules, never for a double standing in for a program under test.
+    """
+
+    def __init__(self, exe: Path, bin_dir: Path, names: list[str], grammarless: bool) -> None:
         self.bin = bin_dir
         self.bin.mkdir(parents=True, exist_ok=True)
         for name in names:
             shutil.copyfile(exe, self.bin / f"{name}.exe")
+            grammar = grammar_of(name)
+            if grammarless:
+                continue
+            if not grammar.exists():
+                raise FileNotFoundError(f"no grammar for the {name} double: {grammar}")
+            shutil.copyfile(grammar, self.bin / grammar.name)
         self.log = self.bin / "calls.log"
 
     @property
@@ -81,19 +99,19 @@ class Doubles:
     def __init__(self, exe: Path) -> None:
         self.exe = exe
 
-    def make(self, bin_dir: Path, *names: str) -> DoubleSet:
-        """Copy the double to ``bin_dir/<name>.exe`` for each name."""
-        return DoubleSet(self.exe, bin_dir, list(names))
+    def make(self, bin_dir: Path, *names: str, grammarless: bool = False) -> DoubleSet:
+        """Copy the double to ``bin_dir/<name>.exe`` (and its grammar) for each name."""
+        return DoubleSet(self.exe, bin_dir, list(names), grammarless)
 
 
 @pytest.fixture(scope="session")
 def doubles(tmp_path_factory: pytest.TempPathFactory) -> Doubles:
-    """tests/doubles/double.c built with mingw-w64 (under a second)."""
+    """tests/doubles/double.c and grammar.c built with mingw-w64 (under a second)."""
     if shutil.which(MINGW_CC) is None:
         pytest.fail(f"{MINGW_CC} missing. Run: bash tests/setup.sh (gcc-mingw-w64-x86-64)")
     out = tmp_path_factory.mktemp("double") / "double.exe"
     subprocess.run(
-        [MINGW_CC, "-municode", "-O2", "-Wall", "-o", str(out), str(DOUBLE_SRC)],
+        [MINGW_CC, "-municode", "-O2", "-Wall", "-o", str(out), *map(str, DOUBLE_SRC)],
         check=True,
         capture_output=True,
     )

@@ -229,6 +229,7 @@ def double(program: str, argv: list[str], log: Path) -> int:
         capture_output=True,
         text=True,
         env=env,
+        cwd=log.parent,  # a conda build without --output-folder writes ./noarch here
         timeout=60,
     )
     return r.returncode

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   libopencv-dev libturbojpeg0-dev
   gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
   debootstrap
+  # the tutorial's linux-checked builds (docs/tutorial/07..09, tests/test_docs.py)
+  cmake ninja-build libzmq3-dev libcairo2-dev rustc-web cargo-web
 )
 
 missing=()

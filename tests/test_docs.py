@@ -4,7 +4,7 @@
    #anchor to a heading of the target (GitHub's heading-slug rules).
 2. Every error-index entry (docs/tutorial/error-index.md, headings "### E<nn>")
    quotes its message in a ```text block and has non-empty Stage, Cause, Fix and
-   Source fields; the Source names a URL or a repository file. At least 30 entries.
+   Source fields; the Source names a URL or a repository file. At least 50 entries.
 3. Every shell block under docs/ is classified (docs/README.md, "How to read the commands"):
    - ```console linux-checked``` blocks run here. Each block runs as one bash
      script (set -euo pipefail) in an empty temporary folder with REPO set to the
@@ -12,6 +12,8 @@
      commands (a trailing backslash continues a command); every other non-empty
      line is expected output and must occur in the output ("..." matches anything).
      Blocks also tagged "network" need PyPI and are skipped when it cannot be reached.
+     A pip command in such a block that names a release (name==version, or -r FILE)
+     must verify what it downloads: --require-hashes, or sha256sum in the same block.
    - ```bat windows-only``` (or cmd/powershell) blocks cannot run here; each must be
      preceded by an HTML comment "<!-- checked against: ... -->" naming the
      documentation or source it was checked against.
@@ -39,6 +41,9 @@ WINDOWS_LANGS = {"bat", "cmd", "batch", "powershell", "pwsh"}
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 SOURCE_REF = re.compile(r"https?://\S+|\]\((?!https?:)[^)]+\)")
+# The real sdist builds of chapters 7-9 take about a minute each on an idle 2-core machine;
+# several run at once (block_outputs), so allow a generous wall-clock limit per block.
+BLOCK_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,16 @@ def test_docs_exist() -> None:
     assert len(markdown_files()) >= 8
 
 
+def test_every_tutorial_chapter_is_indexed() -> None:
+    """Each numbered chapter (docs/tutorial/NN-*.md) is linked from docs/README.md."""
+    _, prose = split_blocks(DOCS / "README.md")
+    linked = {m.group(1) for m in LINK.finditer(prose)}
+    chapters = sorted(p.name for p in (DOCS / "tutorial").glob("[0-9][0-9]-*.md"))
+    assert len(chapters) >= 11
+    missing = [c for c in chapters if f"tutorial/{c}" not in linked]
+    assert not missing, f"chapters not linked from docs/README.md: {missing}"
+
+
 def broken_links(path: Path, root: Path = REPO) -> list[str]:
     """Relative links in ``path`` whose file or #anchor does not exist under ``root``."""
     _, prose = split_blocks(path)
@@ -211,9 +226,9 @@ def error_entries(path: Path = ERROR_INDEX) -> list[Entry]:
     return entries
 
 
-def test_error_index_has_thirty_entries() -> None:
+def test_error_index_has_fifty_entries() -> None:
     entries = error_entries()
-    assert len(entries) >= 30
+    assert len(entries) >= 50
     idents = [e.ident for e in entries]
     assert len(set(idents)) == len(idents), "duplicate entry numbers"
     messages = [e.message for e in entries]
@@ -299,6 +314,57 @@ def test_console_parser() -> None:
     assert not expected_pattern("a...c").search("ab")
 
 
+PIP_FETCH = re.compile(r"\bpip\s+(?:download|wheel|install)\b")
+RELEASE = re.compile(r"(?:^|\s)[A-Za-z0-9][A-Za-z0-9_.-]*==\d")
+REQ_FILE = re.compile(r"\s-r\s+(\S+)")
+
+
+def unverified_downloads(block: Block) -> list[str]:
+    """pip commands of a block that fetch a named release (name==version on the command
+    line, or in a requirements file the block writes) without checking its sha256."""
+    commands, _ = parse_console(block.body)
+    if "sha256sum" in block.body:
+        return []
+
+    def names_release(cmd: str) -> bool:
+        if RELEASE.search(cmd):
+            return True
+        for req_file in REQ_FILE.findall(cmd):
+            writers = [c for c in commands if re.search(rf">\s*{re.escape(req_file)}\b", c)]
+            if any("==" in w for w in writers):
+                return True
+        return False
+
+    return [
+        c.replace("\\\n", " ")
+        for c in commands
+        if PIP_FETCH.search(c) and names_release(c) and "--require-hashes" not in c
+    ]
+
+
+def test_downloads_in_linux_blocks_are_verified() -> None:
+    bad = [f"{b.id}: {c}" for b in linux_blocks() for c in unverified_downloads(b)]
+    assert not bad, "pin the sha256 (--require-hashes) of:\n" + "\n".join(bad)
+
+
+def test_download_checker_flags_an_unpinned_release() -> None:
+    def block(body: str) -> Block:
+        return Block(DOCS / "README.md", 1, "console linux-checked network", body, "")
+
+    unpinned = block("$ python3 -m pip download --no-deps \\\n    pyzmq==27.3.0 -d x")
+    unpinned_file = block("$ echo 'pyzmq==27.3.0' > req.txt\n$ python3 -m pip wheel -r req.txt")
+    pinned = block(
+        "$ printf 'pyzmq==27.3.0 --hash=sha256:00' > req.txt\n"
+        "$ python3 -m pip wheel --require-hashes -r req.txt -w w\n"
+        "$ python3 -m pip install --no-deps --target site wheels/x.whl"
+    )
+    local = block("$ echo './greet_ext' > req.txt\n$ python3 -m pip wheel -r req.txt -w w")
+    assert len(unverified_downloads(unpinned)) == 1
+    assert len(unverified_downloads(unpinned_file)) == 1
+    assert unverified_downloads(pinned) == []
+    assert unverified_downloads(local) == []
+
+
 def pypi_reachable() -> bool:
     try:
         with socket.create_connection(("pypi.org", 443), timeout=3):
@@ -325,7 +391,7 @@ def run_block(block: Block, workdir: Path) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=BLOCK_TIMEOUT_S,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{block.id}: exit {proc.returncode}\n{script}\n{output}"

@@ -26,6 +26,11 @@ set "CERTUTIL=%SystemRoot%\System32\certutil.exe"
 set "VSWHERE=%ProgramFiles(x86)%\Microsoft Visual Studio\Installer\vswhere.exe"
 :: anaconda-client prefers BINSTAR_API_TOKEN to ANACONDA_API_TOKEN: a stale one must not win.
 set "BINSTAR_API_TOKEN="
+:: A conda-initialised shell sets CONDA_BAT, which micromamba run would activate through
+:: (libmamba core/util.cpp wrap_call); DIRCMD would change the dir output parsed below.
+set "CONDA_BAT=" & set "DIRCMD="
+:: Every variable set here reaches the programs started below, so none takes a name a tool
+:: reads: not CL (MSVC prepends it to cl's arguments), CC or RC (compiler names to CMake).
 
 set "ME=%~f0"
 set "REPO=%~dp0"
@@ -34,13 +39,13 @@ set "CHANNEL=%REPO%\channel"
 set "PREFIX=%REPO%\envs\ffcv"
 set "CACHE=%REPO%\.cache"
 set "CUDA=auto" & set "PY=3.12" & set "DO_BUILD=1" & set "DO_ENV=1"
-set "LABEL=" & set "SSL=" & set "VERBOSE=" & set "COLOR=1" & set "LOG=" & set "RC=0"
+set "LABEL=" & set "SSL=" & set "VERBOSE=" & set "COLOR=1" & set "LOG=" & set "RCODE=0"
 if defined NO_COLOR set "COLOR="
 :: Started from Explorer, cmd.exe runs  cmd.exe /c ""<this script>" "  and closes the window
 :: at the end: then (only then, and never under CI) wait for a key so the result can be read.
-set "DCLICK=" & set "CL="
-if defined CMDCMDLINE set "CL=%CMDCMDLINE:"=%"
-if defined CL if /i "%CL%"=="%ComSpec% /c %ME% " set "DCLICK=1"
+set "DCLICK=" & set "CMDL="
+if defined CMDCMDLINE set "CMDL=%CMDCMDLINE:"=%"
+if defined CMDL if /i "%CMDL%"=="%ComSpec% /c %ME% " set "DCLICK=1"
 if defined CI set "DCLICK="
 if defined TF_BUILD set "DCLICK="
 :: micromamba run switches the console to code page 65001 and leaves it there: note ours.
@@ -70,12 +75,12 @@ if /i "%~1"=="--upload" set "LABEL=%~2" & shift & shift & goto :opts
 :bad_opt
 set "MSG=unknown option or missing value: %OPT%"
 set "HINT=run build_channel.cmd /? for the options"
-set "RC=2" & goto :fail
+set "RCODE=2" & goto :fail
 
 :opts_done
 set "MSG=--cuda must be auto, 12.8, 13.0 or cpu (got %CUDA%)"
 set "HINT=for example: build_channel.cmd --cuda cpu"
-set "RC=2" & set "OK="
+set "RCODE=2" & set "OK="
 for %%v in (auto 12.8 13.0 cpu) do if /i "%CUDA%"=="%%v" set "OK=1"
 if not defined OK goto :fail
 set "MSG=--python must be 3.10, 3.11, 3.12 or 3.13 (got %PY%)"
@@ -102,15 +107,15 @@ for %%I in ("%CACHE%") do set "CACHE=%%~fI"
 call :check_path CHANNEL --channel || goto :fail
 call :check_path PREFIX --prefix || goto :fail
 call :check_path CACHE --cache || goto :fail
-set "RC=16" & set "MSG=cannot create %CACHE%" & set "HINT=choose a writable --cache"
+set "RCODE=16" & set "MSG=cannot create %CACHE%" & set "HINT=choose a writable --cache"
 if not exist "%CACHE%\logs\" mkdir "%CACHE%\logs" || goto :fail
 :: One run per cache: the lock is an open handle, released by Windows if the run dies.
 set "LOCKED="
 9>>"%CACHE%\build_channel.lock" call :locked
-set "RC=%ERRORLEVEL%"
+set "RCODE=%ERRORLEVEL%"
 set "MSG=another build_channel.cmd is running with the cache %CACHE%"
 set "HINT=wait for it to finish, or give this run another --cache"
-if not defined LOCKED set "RC=19" & goto :fail
+if not defined LOCKED set "RCODE=19" & goto :fail
 goto :finish
 
 :locked
@@ -126,28 +131,32 @@ set "ROOT=%CACHE%\mamba"
 set "BENV=%CACHE%\build-env"
 set "MM=%CACHE%\micromamba-%MM_VER%\micromamba.exe"
 set "TMPF=%CACHE%\probe.txt"
+:: Temporary files in the cache too: micromamba's activation .bat needs a %TMP% without
+:: spaces (its _mamba_activate.bat), and nothing is written outside the cache.
+if not exist "%CACHE%\tmp\" mkdir "%CACHE%\tmp"
+set "TMP=%CACHE%\tmp" & set "TEMP=%CACHE%\tmp"
 set "MSG=build_channel: channel %CHANNEL%, prefix %PREFIX%, cache %CACHE%, cuda %CUDA%, python %PY%"
 call :say
-set "RC=16" & set "MSG=cannot enter the repository folder %REPO%" & set "HINT=run from a local drive"
+set "RCODE=16" & set "MSG=cannot enter the repository folder %REPO%" & set "HINT=run from a local drive"
 cd /d "%REPO%" || goto :fail
 
 :: ---- preflight ------------------------------------------------------------------------------
 call :step "preflight"
-set "RC=10" & set "MSG=%CURL% not found (inbox since Windows 10 1803)"
+set "RCODE=10" & set "MSG=%CURL% not found (inbox since Windows 10 1803)"
 set "HINT=update Windows, or restore curl.exe to %SystemRoot%\System32"
 if not exist "%CURL%" goto :fail
-set "RC=11" & set "MSG=%CERTUTIL% not found"
+set "RCODE=11" & set "MSG=%CERTUTIL% not found"
 set "HINT=certutil ships with every Windows; check %SystemRoot%\System32"
 if not exist "%CERTUTIL%" goto :fail
 if defined DO_BUILD call :find_msvc || goto :fail
 if /i not "%CUDA%"=="cpu" call :find_driver || goto :fail
-set "RC=17" & set "MSG=--upload needs the ANACONDA_API_TOKEN environment variable"
+set "RCODE=17" & set "MSG=--upload needs the ANACONDA_API_TOKEN environment variable"
 set "HINT=set ANACONDA_API_TOKEN to an anaconda.org token with upload scope"
 if defined LABEL if not defined ANACONDA_API_TOKEN goto :fail
 set "MSG=ANACONDA_API_TOKEN holds an unexpanded pipeline macro, not a token"
 set "HINT=define the secret variable ANACONDA_API_TOKEN in the pipeline (Azure leaves $(NAME) as text)"
 if defined LABEL if "%ANACONDA_API_TOKEN:~0,2%"=="$(" goto :fail
-set "RC=16" & set "MSG=--prefix %PREFIX% exists and is not a conda environment"
+set "RCODE=16" & set "MSG=--prefix %PREFIX% exists and is not a conda environment"
 set "HINT=choose an empty or new directory for --prefix"
 :: Only environments this script started (a stamp in the cache) are ever removed.
 call :owner "%PREFIX%"
@@ -157,7 +166,7 @@ set "MSG=--prefix %PREFIX% is a conda environment that build_channel.cmd did not
 if defined NONEMPTY if not exist "%OWN%" goto :fail
 call :check_long_paths || goto :fail
 call :check_space || goto :fail
-set "RC=18" & set "MSG=--env-only, but %CHANNEL% holds no built packages"
+set "RCODE=18" & set "MSG=--env-only, but %CHANNEL% holds no built packages"
 set "HINT=run once without --env-only to build the channel"
 if not defined DO_BUILD if not exist "%CHANNEL%\noarch\repodata.json" goto :fail
 
@@ -167,17 +176,19 @@ if exist "%MM%" goto :have_mm
 if not exist "%CACHE%\micromamba-%MM_VER%" mkdir "%CACHE%\micromamba-%MM_VER%"
 if exist "%MM%.part" del /f /q "%MM%.part"
 :: In a .cmd file "set" resets ERRORLEVEL: set the message first, test the exit code with ||.
-set "RC=20" & set "MSG=download of %MM_URL% failed"
+set "RCODE=20" & set "MSG=download of %MM_URL% failed"
 set "HINT=check the network or proxy; behind a TLS-inspecting proxy add --ssl-no-revoke"
 "%CURL%" -fL --retry 3 --retry-delay 2 %SSL% -o "%MM%.part" "%MM_URL%" %OUT% || goto :fail
 call :sha256 "%MM%.part"
-set "RC=21" & set "MSG=checksum mismatch for micromamba: got %GOT%, expected %MM_SHA256%"
+set "RCODE=21" & set "MSG=checksum mismatch for micromamba: got %GOT%, expected %MM_SHA256%"
 set "HINT=the download was altered or truncated; run again, or report a changed release"
 if /i not "%GOT%"=="%MM_SHA256%" del /f /q "%MM%.part" & goto :fail
 move /y "%MM%.part" "%MM%" >nul
 :have_mm
 :: Global options stand before the subcommand: micromamba's "run" has no --no-rc (README).
 set "MM_ARGS=--no-rc -r "%ROOT%""
+:: run's activation step calls micromamba again without --no-rc; the variable reaches it.
+set "MAMBA_NO_RC=true"
 set "CONDA_PKGS_DIRS=%CACHE%\p"
 set "CONDA_BLD_PATH=%CACHE%\bld"
 set "CONDA_REGISTER_ENVS=false"
@@ -189,11 +200,11 @@ set "MPLCONFIGDIR=%CACHE%\mpl"
 :: ---- build env and recipes -------------------------------------------------------------------
 if not defined DO_BUILD goto :env
 call :step "build env (conda-build from conda-forge)"
-set "RC=30" & call :ensure_env "%BENV%" "%BUILD_SPEC%" || goto :fail
+set "RCODE=30" & call :ensure_env "%BENV%" "%BUILD_SPEC%" || goto :fail
 set "MSG=the build env at %BENV% cannot import conda-build and anaconda-client"
 set "HINT=run again (it is re-created); if it persists read %LOG%"
 set "RUN=python -c "import conda_build.cli.main_build, binstar_client""
-set "RC=30" & if defined NEW call :mmrun "%BENV%" || goto :fail
+set "RCODE=30" & if defined NEW call :mmrun "%BENV%" || goto :fail
 if defined NEW call :mark
 call :step "conda build recipes\* into %CHANNEL%"
 if not exist "%CHANNEL%" mkdir "%CHANNEL%"
@@ -203,12 +214,12 @@ if defined LABEL set "PYARGS=--python 3.10 --python 3.11 --python 3.12 --python 
 if defined LABEL set "UPLOAD_ARGS=--upload-label %LABEL%"
 set "RUN=python scripts\build_recipes.py --recipes recipes --channel "%CHANNEL%" %PYARGS% --compiler %VSVAR% %UPLOAD_ARGS%"
 call :mmrun "%BENV%"
-set "RC=%MRC%"
-set "MSG=building the recipes failed (exit %RC%)"
+set "RCODE=%MRC%"
+set "MSG=building the recipes failed (exit %RCODE%)"
 set "HINT=read the conda-build output in %LOG%"
-if "%RC%"=="32" set "MSG=upload to anaconda.org failed" & set "HINT=check the token's scope"
-if not "%RC%"=="32" if not "%RC%"=="0" set "RC=31"
-if not "%RC%"=="0" goto :fail
+if "%RCODE%"=="32" set "MSG=upload to anaconda.org failed" & set "HINT=check the token's scope"
+if not "%RCODE%"=="32" if not "%RCODE%"=="0" set "RCODE=31"
+if not "%RCODE%"=="0" goto :fail
 
 :env
 if not defined DO_ENV goto :done
@@ -221,23 +232,24 @@ call :sha256 env\variant-%VARIANT%.txt
 set "SPEC_SHA=%SPEC_SHA%-%GOT%"
 call :step "training env (cuda %CUDA%, python %PY%)"
 set "SPEC=-c %CHANNEL% -c conda-forge --strict-channel-priority %SPEC%"
-set "RC=33" & call :ensure_env "%PREFIX%" "%SPEC%" "%SPEC_SHA%" || goto :fail
+set "RCODE=33" & call :ensure_env "%PREFIX%" "%SPEC%" "%SPEC_SHA%" || goto :fail
 set "SB=%PREFIX%\ffcv-shell.bat"
 >"%SB%" echo @echo off
 >>"%SB%" echo setlocal
 >>"%SB%" echo set "CP="
 >>"%SB%" echo for /f "tokens=2 delims=:." %%%%a in ('chcp') do for %%%%b in (%%%%a) do set "CP=%%%%b"
+>>"%SB%" echo set "CONDA_BAT="
 >>"%SB%" echo "%MM%" --no-rc -r "%ROOT%" run -p "%PREFIX%" cmd.exe /k
->>"%SB%" echo set "RC=%%ERRORLEVEL%%"
+>>"%SB%" echo set "RCODE=%%ERRORLEVEL%%"
 >>"%SB%" echo set "NUL_OUT=>nul"
 >>"%SB%" echo if defined CP chcp %%CP%% %%NUL_OUT%%
->>"%SB%" echo exit /b %%RC%%
+>>"%SB%" echo exit /b %%RCODE%%
 set "DEVICE=cuda" & if /i "%CUDA%"=="cpu" set "DEVICE=cpu"
 call :step "verification (scripts\verify_env.py --device %DEVICE%)"
 set "MSG=verification FAILED (summary above); the env will be re-created next time"
 set "HINT=read the summary; the log is %LOG%"
 set "RUN=python scripts\verify_env.py --device %DEVICE%"
-set "RC=34" & call :mmrun "%PREFIX%" console || goto :fail
+set "RCODE=34" & call :mmrun "%PREFIX%" console || goto :fail
 :: Only a verified training env is recorded as done.
 call :mark
 
@@ -253,7 +265,7 @@ exit /b 0
 if defined DCLICK echo.
 if defined DCLICK echo Press any key to close this window.
 if defined DCLICK pause >nul
-exit /b %RC%
+exit /b %RCODE%
 
 :ensure_env PATH SPEC [STAMP]
 :: Creates the env unless its marker records this spec; the caller writes the marker (:mark)
@@ -304,7 +316,7 @@ set "OWN=%CACHE%\owned\%D:~0,1%%OWN:\=_%"
 exit /b 0
 
 :find_msvc
-set "RC=12" & set "MSG=no MSVC C++ build tools found"
+set "RCODE=12" & set "MSG=no MSVC C++ build tools found"
 set "HINT=install Visual Studio 2022 Build Tools with 'Desktop development with C++'"
 if not exist "%VSWHERE%" exit /b 1
 "%VSWHERE%" -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationVersion >"%TMPF%" 2>nul
@@ -314,7 +326,7 @@ if not defined VSMAJOR exit /b 1
 set "VSVAR="
 if "%VSMAJOR%"=="17" set "VSVAR=vs2022"
 if "%VSMAJOR%"=="18" set "VSVAR=vs2026"
-set "RC=13" & set "MSG=Visual Studio %VSMAJOR%.x is not supported by conda-forge's compilers here"
+set "RCODE=13" & set "MSG=Visual Studio %VSMAJOR%.x is not supported by conda-forge's compilers here"
 set "HINT=install Visual Studio 2022 (17.x) or 2026 (18.x) Build Tools"
 if not defined VSVAR exit /b 1
 set "MSG=MSVC: Visual Studio %VSMAJOR%.x, compiler variant %VSVAR%" & call :say
@@ -322,7 +334,7 @@ exit /b 0
 
 :find_driver
 :: CUDA 12.x needs driver >= 525; 13.x needs >= 580 and compute capability >= 7.5.
-set "RC=14" & set "MSG=no working NVIDIA driver (nvidia-smi missing or failing)"
+set "RCODE=14" & set "MSG=no working NVIDIA driver (nvidia-smi missing or failing)"
 set "HINT=install the NVIDIA driver, or build a CPU env with --cuda cpu"
 set "SMI=%SystemRoot%\System32\nvidia-smi.exe"
 if not exist "%SMI%" exit /b 1
@@ -330,21 +342,21 @@ if not exist "%SMI%" exit /b 1
 "%SMI%" --query-gpu=driver_version,compute_cap --format=csv,noheader >"%TMPF%" 2>nul || "%SMI%" --query-gpu=driver_version --format=csv,noheader >"%TMPF%" 2>nul
 if not "%ERRORLEVEL%"=="0" exit /b 1
 set "DRV="
-for /f "usebackq tokens=1-4 delims=., " %%a in ("%TMPF%") do if not defined DRV set "DRV=%%a" & set "CC=%%c%%d"
+for /f "usebackq tokens=1-4 delims=., " %%a in ("%TMPF%") do if not defined DRV set "DRV=%%a" & set "CCAP=%%c%%d"
 if not defined DRV exit /b 1
-set /a DRV=DRV+0, CC=CC+0
-set "MSG=NVIDIA driver %DRV%, compute capability %CC%" & call :say
+set /a DRV=DRV+0, CCAP=CCAP+0
+set "MSG=NVIDIA driver %DRV%, compute capability %CCAP%" & call :say
 if /i not "%CUDA%"=="auto" goto :check_driver
 set "CUDA=12.8"
-if %DRV% GEQ 580 if %CC% GEQ 75 set "CUDA=13.0"
+if %DRV% GEQ 580 if %CCAP% GEQ 75 set "CUDA=13.0"
 set "MSG=CUDA %CUDA% chosen from the driver" & call :say
 :check_driver
-set "RC=15" & set "HINT=update the NVIDIA driver, or choose --cuda 12.8 / --cuda cpu"
+set "RCODE=15" & set "HINT=update the NVIDIA driver, or choose --cuda 12.8 / --cuda cpu"
 set "MSG=CUDA %CUDA% needs driver >= 525, found %DRV%"
 if %DRV% LSS 525 exit /b 1
-set "MSG=CUDA 13.0 needs driver >= 580 and compute capability >= 7.5, found %DRV% / %CC%"
+set "MSG=CUDA 13.0 needs driver >= 580 and compute capability >= 7.5, found %DRV% / %CCAP%"
 if "%CUDA%"=="13.0" if %DRV% LSS 580 exit /b 1
-if "%CUDA%"=="13.0" if %CC% LSS 75 exit /b 1
+if "%CUDA%"=="13.0" if %CCAP% LSS 75 exit /b 1
 exit /b 0
 
 :check_long_paths
@@ -352,7 +364,7 @@ exit /b 0
 set "LP=0"
 for /f "tokens=3" %%v in ('reg query "HKLM\SYSTEM\CurrentControlSet\Control\FileSystem" /v LongPathsEnabled 2^>nul') do set "LP=%%v"
 if "%LP%"=="0x1" exit /b 0
-set "RC=23" & set "HINT=use shorter folders (for example --prefix C:\ffcv\env --cache C:\ffcv\c), or have an administrator enable long paths (LongPathsEnabled, README)"
+set "RCODE=23" & set "HINT=use shorter folders (for example --prefix C:\ffcv\env --cache C:\ffcv\c), or have an administrator enable long paths (LongPathsEnabled, README)"
 call :strlen PREFIX & set /a "MAXP=259-LONGEST-1"
 set "MSG=--prefix %PREFIX% is too long for the env's longest file with long paths disabled (%LEN% characters, at most %MAXP%)"
 if %LEN% GTR %MAXP% exit /b 1
@@ -388,7 +400,7 @@ if not defined FREE exit /b 0
 set "F=0000000000%FREE%"
 set "F=%F:~0,-9%" & set "GB=0"
 for /f "tokens=* delims=0" %%n in ("%F%") do set "GB=%%n"
-set "RC=22" & set "MSG=only %GB% GB free on the drive of %CACHE%; this run needs about %NEED% GB"
+set "RCODE=22" & set "MSG=only %GB% GB free on the drive of %CACHE%; this run needs about %NEED% GB"
 set "HINT=free disk space, or give --cache (and --prefix) on a drive with more room"
 if %GB% LSS %NEED% exit /b 1
 exit /b 0
@@ -437,7 +449,7 @@ set "T=!T:\=!"
 if "!P:~1,2!"==":\" if "!T!"=="#" endlocal & exit /b 0
 set "MSG=%~2 !P! has characters that break conda's batch scripts: [!T:~1!]"
 set "HINT=use a path of letters, digits and . _ - only, for example %~2 C:\ffcv\x"
-endlocal & set "MSG=%MSG%" & set "HINT=%HINT%" & set "RC=16"
+endlocal & set "MSG=%MSG%" & set "HINT=%HINT%" & set "RCODE=16"
 exit /b 1
 
 :strip CHAR
@@ -470,7 +482,7 @@ if defined LOG >&2 echo   log: !LOG!
 if defined LOG >>"!LOG!" echo ERROR: !MSG!
 if defined LOG >>"!LOG!" echo   fix: !HINT!
 endlocal
-if defined LOCKED exit /b %RC%
+if defined LOCKED exit /b %RCODE%
 goto :finish
 
 :usage
@@ -497,5 +509,5 @@ echo   16 bad path, 17 no upload token, 18 channel empty, 19 cache in use by ano
 echo   20 download failed, 21 checksum mismatch, 22 not enough disk space, 23 path too long,
 echo   30 build env failed, 31 recipe build failed, 32 upload failed,
 echo   33 training env failed, 34 verification failed.
-set "RC=0"
+set "RCODE=0"
 goto :finish

@@ -12,6 +12,11 @@ if not defined MM >&2 echo ERROR: no micromamba in %CACHE%; run build_channel.cm
 set "ROOT=%CACHE%\mamba"
 set "CONDA_PKGS_DIRS=%CACHE%\p"
 set "XDG_CACHE_HOME=%CACHE%\xdg"
+:: As in build_channel.cmd: no activation through a user's conda (CONDA_BAT), no rc files in
+:: run's activation step, no dir presets, temporary files in the cache.
+set "CONDA_BAT=" & set "MAMBA_NO_RC=true" & set "DIRCMD="
+if not exist "%CACHE%\tmp\" mkdir "%CACHE%\tmp"
+set "TMP=%CACHE%\tmp" & set "TEMP=%CACHE%\tmp"
 set "LINTENV=%CACHE%\lint-env"
 :: The lint env is reused only when its marker says a create of this spec completed and
 :: conda-smithy ran in it; anything else, such as an interrupted create, is removed and made again.
@@ -26,9 +31,9 @@ if not "%ERRORLEVEL%"=="0" >&2 echo ERROR: creating the lint env %LINTENV% faile
 if not "%ERRORLEVEL%"=="0" >&2 echo ERROR: conda-smithy does not run in %LINTENV% & exit /b 1
 >"%MARK%" echo %SMITHY_SPEC%
 :lint
-set "RC=0"
+set "RCODE=0"
 for /f "delims=" %%r in ('dir /b /ad "%REPO%\recipes" 2^>nul') do (
   echo == conda-smithy recipe-lint %%r
-  "%MM%" --no-rc -r "%ROOT%" run -p "%LINTENV%" conda-smithy recipe-lint "%REPO%\recipes\%%r" || set "RC=1"
+  "%MM%" --no-rc -r "%ROOT%" run -p "%LINTENV%" conda-smithy recipe-lint "%REPO%\recipes\%%r" || set "RCODE=1"
 )
-exit /b %RC%
+exit /b %RCODE%

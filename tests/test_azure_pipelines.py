@@ -163,6 +163,19 @@ def test_channel_is_published_and_the_recipe_linter_runs():
     assert "conda-smithy recipe-lint" in lint
 
 
+def test_artifacts_published_always_are_named_per_attempt():
+    """A second attempt of a job ("Rerun failed jobs") cannot publish an artifact name the
+    first attempt used ("Artifact ... already exists"), so the logs carry the attempt number.
+    """
+    published = [s for s in steps() if s.get("task") == "PublishPipelineArtifact@1"]
+    for step in published:
+        name = step["inputs"]["artifact"]
+        if step.get("condition") == "always()":
+            assert name.endswith("-$(System.JobAttempt)"), name
+    names = [s["inputs"]["artifact"] for s in published]
+    assert len(names) == len(set(names)), names
+
+
 @pytest.mark.parametrize("text", [PIPELINE.read_text()])
 def test_secret_mapped_once_on_tags_and_never_echoed(text: str):
     users = [s for s in steps() if "ANACONDA_API_TOKEN" in str(s)]

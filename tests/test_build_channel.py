@@ -867,6 +867,22 @@ def test_verbose_shows_tool_output(rig: Rig):
     assert "micromamba double: created" in r.stdout
 
 
+def test_programs_started_see_a_clean_environment(rig: Rig):
+    """What the script's own variables and the user's shell could leak into micromamba run and,
+    through it, conda-build and MSVC: CL (cl prepends it to its arguments), CC and RC (CMake),
+    CONDA_BAT (micromamba run would activate through a user's conda), TEMP outside the cache."""
+    names = ("CL", "CC", "RC", "CONDA_BAT", "DIRCMD", "MAMBA_NO_RC", "TEMP", "TMP")
+    shown = " ".join(f"{n}=[{{env:{n}}}]" for n in names)
+    rig.d.configure("micromamba", f"when run ~verify_env.py\nout env: {shown}\n" + MICROMAMBA_HAPPY)
+    user = {"CONDA_BAT": "C:\\u\\condabin\\conda.bat", "DIRCMD": "/b /p", "CL": "/DUSER"}
+    r = rig.run("--cuda", "cpu", env=user)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("env: "))
+    tmp = windows_path(rig.cache / "tmp")
+    want = f"CL=[/DUSER] CC=[] RC=[] CONDA_BAT=[] DIRCMD=[] MAMBA_NO_RC=[true] TEMP=[{tmp}] TMP=[{tmp}]"
+    assert line == "env: " + want, "the user's own CL passes; nothing of the script's leaks"
+
+
 def test_code_page_is_restored_after_every_micromamba_run(rig: Rig, doubles: Doubles):
     """micromamba run's wrapper .bat switches the console to 65001 (libmamba core/util.cpp)."""
     chcp = doubles.make(rig.d.bin, "chcp")

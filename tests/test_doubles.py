@@ -107,6 +107,11 @@ MICROMAMBA_CASES = [
     (["create", "-p"], 114),  # ArgumentMismatch: the value is missing
     (["create", "-p", P, "--channel-priority", "sideways"], 105),  # ValidationError
     (["--no-rc", "install", "-p", P, "x"], 199),  # exists, but its grammar is not transcribed
+    # a one-value option twice in one app: MultiOptionPolicy::Throw; list options may repeat
+    (["create", "-p", P, "-p", "C:\\q", "x"], 114),
+    (["--no-rc", "-r", R, "-r", R, "create", "-p", P, "x"], 114),
+    (["create", "-p", P, "--log-level", "info", "--log-level", "debug", "x"], 114),
+    (["-r", R, "create", "-r", R, "-p", P, "-c", "a", "-c", "b", "-f", "t", "--file", "u"], 0),
 ]
 
 

@@ -12,10 +12,13 @@
  *   long-eq            "--name=value" is accepted for long options
  *   short-attach       "-xVALUE" and combined flags "-xyz" are accepted
  *   strict-values      a value may not start with a prefix character
+ *   exit-repeat N      a one-value option (value, int, choice, eqvalue) given twice in one
+ *                      scope exits N (CLI11's MultiOptionPolicy::Throw); off when not given
  * Then scopes; the first is the top level. "scope NAME" starts a subcommand entered by the plain
  * word NAME; "scope NAME verb" one entered by the option word -NAME (certutil's verbs):
  * One option a line; NAMES are its aliases ("value -r --root-prefix"):
  *   flag NAMES         no value                         value NAMES   one value
+ *   repeat NAMES       one value, and the option may be given again (a list option)
  *   int NAMES          one integer                      multi NAMES   one or more values
  *   eqvalue NAMES      one value, attached as NAME=VALUE only
  *   choice NAME VALS   one value out of VALS            list NAME VALS  NAME=v1,v2 out of VALS
@@ -41,7 +44,7 @@
 #define MAXNAMES 6
 #define MAXVALS 48
 
-enum kind { K_FLAG, K_VALUE, K_INT, K_MULTI, K_EQ, K_CHOICE, K_LIST, K_ENDS };
+enum kind { K_FLAG, K_VALUE, K_INT, K_MULTI, K_EQ, K_CHOICE, K_LIST, K_ENDS, K_REPEAT };
 
 struct opt {
     enum kind kind;
@@ -60,7 +63,8 @@ struct scope {
 };
 
 static struct {
-    int exit_unknown, exit_missing, exit_badvalue, nocase, long_eq, short_attach, strict;
+    int exit_unknown, exit_missing, exit_badvalue, exit_repeat, nocase, long_eq, short_attach;
+    int strict;
     char prefix[4];
     int nscope, nundef;
     char *undef[MAXVALS];
@@ -130,6 +134,7 @@ int grammar_load(FILE *f, const char *path, char *err, size_t errn) {
         if (!strcmp(d, "exit-unknown")) G.exit_unknown = atoi(w[1]);
         else if (!strcmp(d, "exit-missing")) G.exit_missing = atoi(w[1]);
         else if (!strcmp(d, "exit-badvalue")) G.exit_badvalue = atoi(w[1]);
+        else if (!strcmp(d, "exit-repeat")) G.exit_repeat = atoi(w[1]);
         else if (!strcmp(d, "prefix")) snprintf(G.prefix, sizeof G.prefix, "%s", w[1]);
         else if (!strcmp(d, "nocase")) G.nocase = 1;
         else if (!strcmp(d, "long-eq")) G.long_eq = 1;
@@ -141,6 +146,7 @@ int grammar_load(FILE *f, const char *path, char *err, size_t errn) {
             s->verb = n >= 3 && !strcmp(w[2], "verb");
         } else if (!strcmp(d, "flag")) ok = add_opt(s, K_FLAG, w + 1, n - 1);
         else if (!strcmp(d, "value")) ok = add_opt(s, K_VALUE, w + 1, n - 1);
+        else if (!strcmp(d, "repeat")) ok = add_opt(s, K_REPEAT, w + 1, n - 1);
         else if (!strcmp(d, "int")) ok = add_opt(s, K_INT, w + 1, n - 1);
         else if (!strcmp(d, "multi")) ok = add_opt(s, K_MULTI, w + 1, n - 1);
         else if (!strcmp(d, "eqvalue")) ok = add_opt(s, K_EQ, w + 1, n - 1);
@@ -214,14 +220,15 @@ static int check_value(struct opt *o, const char *name, const char *v, char *msg
 
 int grammar_check(int argc, char **argv, char *msg, size_t msgn, int *rest_at) {
     struct scope *s = &G.scopes[0];
-    int npos = 0, rest = -1;
+    int npos = 0, rest = -1, nseen = 0;
+    struct opt *seen[MAXOPT]; /* one-value options given so far in this scope */
     char word[1024];
     *rest_at = -1;
     for (int i = 1; i < argc && rest < 0; i++) {
         const char *w = argv[i];
         if (!is_option_word(w)) {
             struct scope *sub = s == &G.scopes[0] && npos == 0 ? find_scope(w, 0) : NULL;
-            if (sub) { s = sub; npos = 0; continue; }
+            if (sub) { s = sub; npos = 0; nseen = 0; continue; }
             if (s == &G.scopes[0] && in_list(G.undef, G.nundef, w))
                 FAIL(199, "double: the grammar of subcommand %s is not transcribed", w);
             if (s->rest) { rest = i; break; }
@@ -233,7 +240,7 @@ int grammar_check(int argc, char **argv, char *msg, size_t msgn, int *rest_at) {
         normalise(word, w, sizeof word);
         if (s == &G.scopes[0]) {
             struct scope *verb = find_scope(word, 1);
-            if (verb) { s = verb; npos = 0; continue; }
+            if (verb) { s = verb; npos = 0; nseen = 0; continue; }
         }
         const char *attached = NULL;
         struct opt *o = NULL;
@@ -268,6 +275,11 @@ int grammar_check(int argc, char **argv, char *msg, size_t msgn, int *rest_at) {
             FAIL(G.exit_unknown, "the following argument was not expected: %s", w);
         }
         if (o->kind == K_FLAG) continue;
+        if (G.exit_repeat && o->kind != K_MULTI && o->kind != K_LIST && o->kind != K_REPEAT) {
+            for (int k = 0; k < nseen; k++)
+                if (seen[k] == o) FAIL(G.exit_repeat, "%s: 1 required but received 2", word);
+            if (nseen < MAXOPT) seen[nseen++] = o;
+        }
         if ((o->kind == K_EQ || o->kind == K_LIST) && !attached)
             FAIL(G.exit_missing, "%s needs its value as %s=VALUE", word, word);
         const char *v = attached;

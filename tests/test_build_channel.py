@@ -879,7 +879,8 @@ def test_programs_started_see_a_clean_environment(rig: Rig):
     assert r.returncode == 0, r.stdout + r.stderr
     line = next(x for x in r.stdout.splitlines() if x.startswith("env: "))
     tmp = windows_path(rig.cache / "tmp")
-    want = f"CL=[/DUSER] CC=[] RC=[] CONDA_BAT=[] DIRCMD=[] MAMBA_NO_RC=[true] TEMP=[{tmp}] TMP=[{tmp}]"
+    want = "CL=[/DUSER] CC=[] RC=[] CONDA_BAT=[] DIRCMD=[] MAMBA_NO_RC=[true] "
+    want += f"TEMP=[{tmp}] TMP=[{tmp}]"
     assert line == "env: " + want, "the user's own CL passes; nothing of the script's leaks"
 
 

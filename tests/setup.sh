@@ -36,4 +36,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install -q -r tests/requirements.txt
   echo "$want" > "$stamp"
 fi
+# The real conda-build and conda-smithy (not on PyPI) in their own environment, .venv-conda:
+# from ../shared/conda-tools, else from their GitHub tag archives (tools/conda_tools.py).
+"$PY" -m tools.conda_tools
 echo "setup: ready ($(.venv/bin/python --version), $(nproc) cores)"

@@ -54,7 +54,8 @@ class Job:
     """One ``conda build`` call as scripts/build_recipes.py makes it, rendered for ``subdir``.
 
     ``extra_args`` are appended to the command line (tests use it to show how conda-build
-    treats other arguments).
+    treats other arguments); ``argv``, when given, is used instead of the arguments
+    build_recipes.py would make (a command line it logged, say).
     """
 
     recipe: Path
@@ -63,6 +64,7 @@ class Job:
     pythons: tuple[str, ...] = PYTHONS
     finalize: bool = False
     extra_args: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def build_recipes_script() -> ModuleType:
 
 def job_argv(job: Job, work: Path) -> list[str]:
     """The job's ``conda build`` arguments; writes its variant file into ``work``."""
+    if job.argv:
+        return [*job.argv, *job.extra_args]
     script = build_recipes_script()
     variant = work / f"variant-{job.compiler}-{'-'.join(job.pythons)}.yaml"
     variant.write_text(script.variant_text(job.compiler, job.pythons), encoding="utf-8")

@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -176,7 +177,14 @@ def shared_wheels(shared: Path, tools: tuple[Tool, ...] = TOOLS) -> list[Path] |
     return wheels
 
 
-def wheel_from_archive(tool: Tool, python: Path, cache: Path, out: Path, url: str = "") -> Path:
+def wheel_from_archive(
+    tool: Tool,
+    python: Path,
+    cache: Path,
+    out: Path,
+    url: str = "",
+    pip_args: tuple[str, ...] = (),
+) -> Path:
     """Download a tag archive, build its wheel, accept it only if its code digest matches."""
     url = url or tool.archive_url
     cache.mkdir(parents=True, exist_ok=True)
@@ -199,9 +207,17 @@ def wheel_from_archive(tool: Tool, python: Path, cache: Path, out: Path, url: st
         source = target
     env = dict(os.environ, **{tool.pretend_version_env: tool.version})
     build_dir = Path(tempfile.mkdtemp(dir=out))
+    try:
+        with tarfile.open(source) as tar:
+            tar.extractall(build_dir / "src", filter="data")
+    except (OSError, tarfile.TarError) as error:
+        part.unlink(missing_ok=True)
+        raise SetupError(f"{url}: not a readable tar.gz archive ({error})") from error
+    (tree,) = (build_dir / "src").iterdir()  # GitHub archives hold one <repo>-<tag>/ folder
+    pip_wheel = [str(python), "-m", "pip", "wheel", "-q", "--no-deps", *pip_args]
     _run(
-        [str(python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(build_dir), str(source)],
-        f"building {tool.dist} {tool.version} from {source.name}",
+        [*pip_wheel, "-w", str(build_dir), str(tree)],
+        f"building {tool.dist} {tool.version} from {url}",
         env,
     )
     (wheel,) = build_dir.glob("*.whl")

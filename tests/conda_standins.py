@@ -31,12 +31,9 @@ from pathlib import Path
 from tools.recipes import CONDA_PYTHON, REPO
 
 W64 = "win-64"
-# vc-feedstock @afcf954 (recipe/meta.yaml outputs vs{{ vsyear }}_{{ cross_target_platform }}
-# and vs_{{ cross_target_platform }}; recipe/conda_build_config.yaml: vs2022 = vcver 14.3,
-# runtime 14.44.35208, cl 19.44.35207, update 14; vs2026 = vcver 14.5, runtime 14.51.36231,
-# cl 19.51.36231, update 1; build number 39). Both outputs carry the same strong run_exports.
-VS2022_EXPORTS = {"strong": ["vc >=14.3,<15", "vc14_runtime >=14.44.35208", "ucrt >=10.0.20348.0"]}
-VS2026_EXPORTS = {"strong": ["vc >=14.5,<15", "vc14_runtime >=14.51.36231", "ucrt >=10.0.20348.0"]}
+# vc-feedstock @afcf954 (recipe/meta.yaml outputs; recipe/conda_build_config.yaml: vs2022 =
+# vcver 14.3, runtime 14.44.35208, cl 19.44.35207, update 14; vs2026 = vcver 14.5, runtime
+# 14.51.36231, cl 19.51.36231, update 1; build number 39): see _msvc below.
 # python-feedstock branches 3.10 @888e71e, 3.11 @d617410, 3.12 @2553c29, 3.13 @c1905e4
 # (recipe/meta.yaml: run_exports noarch: python, weak: python_abi {{ ver2 }}.* *_{{ abi }};
 # build strings h<hash>_<n>_cpython, for 3.13 _cp313 at build number 100 and the
@@ -104,84 +101,44 @@ def _pythons() -> list[StandIn]:
     return out
 
 
+def _msvc(vsyear: str, vcver: str, runtime: str, cl: str, update: str) -> list[StandIn]:
+    """vc-feedstock's outputs for one Visual Studio line: the compiler activation package
+    vs<year>_win-64 (what {{ compiler('cxx') }} asks for), vs_win-64 (what {{ stdlib('c') }}
+    asks for), vc and vc<major>_runtime. Both compiler packages carry the strong run_exports
+    ``vc >=<vcver>,<15``, ``vc14_runtime >=<runtime>``, ``ucrt >=10.0.20348.0``."""
+    src = "vc-feedstock@afcf954"
+    exports = {"strong": [f"vc >={vcver},<15", f"vc14_runtime >={runtime}", "ucrt >=10.0.20348.0"]}
+    common = {"track_features": "vc14"}
+    return [
+        StandIn(
+            f"vs{vsyear}_win-64",
+            cl,
+            "{h}_39",
+            39,
+            src,
+            depends=("vswhere",),
+            constrains=(f"vs_win-64 {vsyear}.{update}",),
+            run_exports=exports,
+            **common,
+        ),
+        StandIn(
+            "vs_win-64",
+            f"{vsyear}.{update}",
+            "{h}_39",
+            39,
+            src,
+            depends=(f"vs{vsyear}_win-64 {cl}",),
+            run_exports=exports,
+            **common,
+        ),
+        StandIn("vc", vcver, "{h}_39", 39, src, depends=(f"vc14_runtime >={runtime}",), **common),
+        StandIn("vc14_runtime", runtime, "{h}_39", 39, src, depends=("ucrt >=10.0.20348.0",)),
+    ]
+
+
 STANDINS: tuple[StandIn, ...] = (
-    StandIn(
-        "vs2022_win-64",
-        "19.44.35207",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vswhere",),
-        constrains=("vs_win-64 2022.14",),
-        run_exports=VS2022_EXPORTS,
-        track_features="vc14",
-    ),
-    StandIn(
-        "vs_win-64",
-        "2022.14",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vs2022_win-64 19.44.35207",),
-        run_exports=VS2022_EXPORTS,
-        track_features="vc14",
-    ),
-    StandIn(
-        "vs2026_win-64",
-        "19.51.36231",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vswhere",),
-        constrains=("vs_win-64 2026.1",),
-        run_exports=VS2026_EXPORTS,
-        track_features="vc14",
-    ),
-    StandIn(
-        "vs_win-64",
-        "2026.1",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vs2026_win-64 19.51.36231",),
-        run_exports=VS2026_EXPORTS,
-        track_features="vc14",
-    ),
-    # vc-feedstock @afcf954 outputs vc (track_features vc14) and vc14_runtime (needs ucrt)
-    StandIn(
-        "vc",
-        "14.3",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vc14_runtime >=14.44.35208",),
-        track_features="vc14",
-    ),
-    StandIn(
-        "vc",
-        "14.5",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("vc14_runtime >=14.51.36231",),
-        track_features="vc14",
-    ),
-    StandIn(
-        "vc14_runtime",
-        "14.44.35208",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("ucrt >=10.0.20348.0",),
-    ),
-    StandIn(
-        "vc14_runtime",
-        "14.51.36231",
-        "{h}_39",
-        39,
-        "vc-feedstock@afcf954",
-        depends=("ucrt >=10.0.20348.0",),
-    ),
+    *_msvc("2022", "14.3", "14.44.35208", "19.44.35207", "14"),
+    *_msvc("2026", "14.5", "14.51.36231", "19.51.36231", "1"),
     StandIn("ucrt", "10.0.26100.0", "{h}_0", 0, "ucrt-feedstock@4ca9b7e"),
     StandIn(
         "vswhere",

@@ -32,12 +32,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.errors import SetupError, ToolError
+from tools.errors import DownloadError, SetupError, ToolError
+from tools.sources import download, sha256_of
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO / "tests" / "requirements-conda.txt"
@@ -109,14 +109,6 @@ TOOLS = (
 )
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def code_digest(wheel: Path) -> str:
     """sha256 over (path, sha256 of bytes) of a wheel's files, sorted by path.
 
@@ -167,7 +159,7 @@ def shared_wheels(shared: Path, tools: tuple[Tool, ...] = TOOLS) -> list[Path] |
         path = folder / tool.wheel
         if not path.is_file():
             raise SetupError(f"{folder} lacks {tool.wheel}; see {shared / 'README.md'}")
-        actual = sha256_file(path)
+        actual = sha256_of(path)
         if actual != tool.wheel_sha256:
             raise SetupError(
                 f"{path}: sha256 is {actual}, expected {tool.wheel_sha256} "
@@ -192,13 +184,11 @@ def wheel_from_archive(
     part = target.with_name(target.name + ".part")
     if not target.is_file():
         try:
-            with urllib.request.urlopen(url, timeout=120) as response, part.open("wb") as fh:
-                shutil.copyfileobj(response, fh)
-        except OSError as error:
-            part.unlink(missing_ok=True)
+            download(url, part)
+        except DownloadError as error:
             raise SetupError(
-                f"no ../shared/conda-tools/wheels and {url} could not be downloaded "
-                f"({error}). Put the release wheels into ../shared/conda-tools/wheels "
+                f"no ../shared/conda-tools/wheels and {error}. Put the release wheels into "
+                "../shared/conda-tools/wheels "
                 "(see tools/conda_tools.py for names and sha256) or allow access to "
                 "github.com, then run bash tests/setup.sh again."
             ) from error

@@ -5,11 +5,22 @@ scripts/build_recipes.py ...``), so the logic that needs more than cmd.exe lives
 
 * Order: a recipe is built after the recipes whose package names appear in its requirement
   lists (fastxtend after fastai after fastcore), one ``conda build`` per recipe.
+* Variants: ``--python`` may be given several times (``--python 3.10 --python 3.11 ...``).
+  The versions and the MSVC compiler go into one variant file, ``<work>/variant-<vs>.yaml``,
+  passed with ``-m`` after recipes/conda_build_config.yaml, so each ``conda build`` call
+  builds every Python as one variant matrix (noarch recipes once). Not as repeated
+  ``--python`` options: conda-build 26.3.0 fails on a second one with
+  ``TypeError: unhashable type: 'list'`` (its ``_get_default_compilers`` cache; conda/conda-build
+  issue #5051). Python values follow conda-forge's global pinning (``3.12.* *_cpython``;
+  ``3.13.* *_cp313`` keeps free-threaded ``cp313t`` builds out of the host env). The compiler
+  keys carry ``# [win]`` selectors: the file must not ask for ``vs2022_linux-64`` elsewhere.
+  ``CONDA_PY`` is removed from conda-build's environment (it would override the file).
 * Skipping: each recipe's inputs (every file in its directory, the shared
-  ``recipes/conda_build_config.yaml``, Python version, compiler variant and conda-build version)
-  are hashed; ``<channel>/.ffcvwin-build-state.json`` records the hash and the package files a
-  build produced. A recipe whose hash matches and whose packages all still exist is not rebuilt.
-  The state is written after each successful build, so an interrupted run resumes.
+  ``recipes/conda_build_config.yaml``, the Python versions, compiler variant and conda-build
+  version) are hashed; ``<channel>/.ffcvwin-build-state.json`` records the hash and the
+  package files a build produced. A recipe whose hash matches and whose packages all still
+  exist is not rebuilt. The state is written after each successful build, so an interrupted
+  run resumes.
 * conda-build puts the output folder first among the channels and indexes it itself
   (``conda_build/index.py: get_build_index``), so recipes can depend on each other.
 * Upload (``--upload-label``): ``anaconda upload`` of the packages this channel's state lists,
@@ -83,6 +94,35 @@ def build_order(recipes: Sequence[Recipe]) -> list[Recipe]:
     return order
 
 
+def python_variant(version: str) -> str:
+    """The python variant value conda-forge's global pinning uses for ``version``
+    (conda-forge-pinning-feedstock @f8750453, recipe/conda_build_config.yaml)."""
+    major, minor = (int(p) for p in version.split("."))
+    abi = f"cp{major}{minor}" if (major, minor) >= (3, 13) else "cpython"
+    return f"{version}.* *_{abi}"
+
+
+def variant_text(compiler: str, pythons: Sequence[str]) -> str:
+    """The variant file of one run: the MSVC compiler (Windows only) and the Pythons."""
+    lines = ["# written by scripts/build_recipes.py for this run"]
+    for key in ("c_compiler", "cxx_compiler"):
+        lines += [f"{key}:  # [win]", f"  - {compiler}  # [win]"]
+    lines += ["python:", *(f"  - {python_variant(v)}" for v in pythons)]
+    return "\n".join(lines) + "\n"
+
+
+def conda_build_args(
+    recipe: Path, channel: Path, work: Path, shared: Path | None, variant: Path
+) -> list[str]:
+    """The arguments of one ``conda build`` call (after the conda executable)."""
+    cmd = ["build", str(recipe), "--output-folder", str(channel)]
+    cmd += ["--override-channels", "-c", "conda-forge", "--no-anaconda-upload"]
+    cmd += ["--croot", str(work)]
+    if shared is not None:
+        cmd += ["-m", str(shared)]
+    return [*cmd, "-m", str(variant)]
+
+
 def recipe_digest(recipe: Recipe, common: dict[str, str]) -> str:
     """sha256 over the recipe's files (path and bytes) and the shared build inputs."""
     h = hashlib.sha256(json.dumps(common, sort_keys=True).encode())
@@ -142,17 +182,17 @@ def build_all(args: argparse.Namespace) -> int:
     conda = [args.conda] if args.conda else [sys.executable, "-m", "conda"]
     channel.mkdir(parents=True, exist_ok=True)  # conda-build wants --output-folder to exist
     work.mkdir(parents=True, exist_ok=True)
-    shared = recipes_dir / "conda_build_config.yaml"
+    shared_file = recipes_dir / "conda_build_config.yaml"
+    shared = shared_file if shared_file.exists() else None
     common = {
         "python": args.python,
         "compiler": args.compiler,
         "conda_build": conda_build_version(),
-        "config": shared.read_text(encoding="utf-8") if shared.exists() else "",
+        "config": shared_file.read_text(encoding="utf-8") if shared else "",
     }
     variant = work / f"variant-{args.compiler}.yaml"
-    variant.write_text(
-        f"c_compiler:\n  - {args.compiler}\ncxx_compiler:\n  - {args.compiler}\n", encoding="utf-8"
-    )
+    variant.write_text(variant_text(args.compiler, args.python), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "CONDA_PY"}
     recipes = build_order(find_recipes(recipes_dir))
     if not recipes:
         raise BuildError(f"no recipes (*/meta.yaml) under {recipes_dir}", EXIT_USAGE)
@@ -168,15 +208,10 @@ def build_all(args: argparse.Namespace) -> int:
         ):
             say(f"{r.name}: up to date ({', '.join(outputs)})")
             continue
-        cmd = [*conda, "build", str(r.path), "--output-folder", str(channel)]
-        cmd += ["--override-channels", "-c", "conda-forge", "--no-anaconda-upload"]
-        cmd += ["--croot", str(work), "--python", args.python]
-        if shared.exists():
-            cmd += ["-m", str(shared)]
-        cmd += ["-m", str(variant)]
+        cmd = [*conda, *conda_build_args(r.path, channel, work, shared, variant)]
         say(f"{r.name}: building: {subprocess.list2cmdline(cmd)}")
         before = package_files(channel)
-        if subprocess.run(cmd).returncode != 0:
+        if subprocess.run(cmd, env=env).returncode != 0:
             raise BuildError(f"conda build of {r.name} failed", EXIT_BUILD)
         # This build's packages: files that are new or were rewritten (same name rebuilt).
         new = sorted(p for p, st in package_files(channel).items() if before.get(p) != st)
@@ -205,14 +240,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipes", required=True, help="folder holding <name>/meta.yaml recipes")
     p.add_argument("--channel", required=True, help="local channel (conda build --output-folder)")
-    p.add_argument("--python", required=True, help="Python version to build for, e.g. 3.12")
+    p.add_argument(
+        "--python",
+        required=True,
+        action="append",
+        help="Python version to build for, e.g. 3.12; repeat for several",
+    )
     p.add_argument("--compiler", required=True, choices=COMPILERS, help="MSVC variant")
     p.add_argument("--work", help="conda-build root (--croot); default: $CONDA_BLD_PATH")
     p.add_argument("--upload-label", help="upload the packages to anaconda.org with this label")
     p.add_argument("--conda", help="conda executable (default: this Python's -m conda)")
     args = p.parse_args(argv)
-    if not re.fullmatch(r"3\.\d+", args.python):
-        p.error(f"--python must look like 3.12, not {args.python}")
+    for version in args.python:
+        if not re.fullmatch(r"3\.\d+", version):
+            p.error(f"--python must look like 3.12, not {version}")
+    args.python = list(dict.fromkeys(args.python))  # each version once, in the order given
     args.work = args.work or os.environ.get("CONDA_BLD_PATH")
     try:
         return build_all(args)

@@ -41,4 +41,7 @@ fi
 # anaconda-client's released wheel (no dependencies, not installed): tests/test_doubles.py reads
 # its argparse definitions to check the anaconda upload double's grammar.
 [ -f .venv/wheels/anaconda_client-1.14.1-py3-none-any.whl ] || .venv/bin/python -m pip download -q --no-deps --only-binary :all: -d .venv/wheels anaconda-client==1.14.1
+# The real conda-build and conda-smithy (not on PyPI) in their own environment, .venv-conda:
+# from ../shared/conda-tools, else from their GitHub tag archives (tools/conda_tools.py).
+"$PY" -m tools.conda_tools
 echo "setup: ready ($(.venv/bin/python --version), $(nproc) cores)"

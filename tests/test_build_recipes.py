@@ -1,8 +1,11 @@
-"""scripts/build_recipes.py: build order, skip-if-built, resume after a failure, upload.
+"""scripts/build_recipes.py: build order, skip-if-built, resume after a failure, upload, and
+the Python variants of one run.
 
-conda-build and anaconda-client cannot be installed here (conda-forge only), so small Python
-stand-ins take their place: ``conda`` logs its argv and writes the package file conda-build
-would put into ``--output-folder``; ``anaconda`` logs its argv and environment.
+Building needs Windows and conda-forge, so small Python stand-ins take the programs' place:
+``conda`` logs its argv and writes the package file conda-build would put into
+``--output-folder``; ``anaconda`` logs its argv and environment. What the logged ``conda
+build`` command line means is then checked with the real conda-build (.venv-conda): its own
+parser and renderer take the logged arguments (test_real_conda_build_renders_the_logged_call).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.recipes import Job, prefetch, render_job
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "build_recipes.py"
 
@@ -24,7 +29,8 @@ import json, os, sys
 from pathlib import Path
 log = Path(os.environ["FAKE_LOG"])
 with log.open("a") as f:
-    f.write(json.dumps({"prog": "conda", "argv": sys.argv[1:]}) + "\\n")
+    f.write(json.dumps({"prog": "conda", "argv": sys.argv[1:],
+                        "conda_py": os.environ.get("CONDA_PY")}) + "\\n")
 recipe = Path(sys.argv[2]).name
 if recipe in os.environ.get("FAKE_FAIL", "").split(","):
     sys.exit(1)
@@ -108,15 +114,18 @@ def test_builds_in_dependency_order_with_exact_arguments(world):
         "--no-anaconda-upload",
         "--croot",
         str(world["work"]),
-        "--python",
-        "3.12",
         "-m",
         str(world["recipes"] / "conda_build_config.yaml"),
         "-m",
         str(world["work"] / "variant-vs2022.yaml"),
     ]
     variant = (world["work"] / "variant-vs2022.yaml").read_text()
-    assert variant == "c_compiler:\n  - vs2022\ncxx_compiler:\n  - vs2022\n"
+    assert variant == (
+        "# written by scripts/build_recipes.py for this run\n"
+        "c_compiler:  # [win]\n  - vs2022  # [win]\n"
+        "cxx_compiler:  # [win]\n  - vs2022  # [win]\n"
+        "python:\n  - 3.12.* *_cpython\n"
+    )
     state = json.loads((world["channel"] / ".ffcvwin-build-state.json").read_text())
     assert state["recipes"]["mid"]["outputs"] == ["noarch/mid-1.0-0.conda"]
 
@@ -142,9 +151,50 @@ def test_changed_recipe_or_missing_package_rebuilds_only_that_recipe(world):
 def test_other_python_or_compiler_is_a_different_build(world):
     assert run(world).returncode == 0
     world["log"].unlink()
-    r = run(world, "--python", "3.11")  # the later --python wins in argparse
+    r = run(world, "--python", "3.11")  # now 3.12 and 3.11: another set of variants
     assert r.returncode == 0
     assert built(world) == ["zeta", "alpha", "mid"]
+    world["log"].unlink()
+    assert run(world, "--compiler", "vs2026").returncode == 0
+    assert built(world) == ["zeta", "alpha", "mid"]
+
+
+def test_every_python_goes_into_one_variant_file_and_one_call_per_recipe(world):
+    r = run(world, "--python", "3.10", "--python", "3.13", "--python", "3.12")
+    assert r.returncode == 0, r.stderr
+    assert built(world) == ["zeta", "alpha", "mid"]
+    for call in calls(world):
+        assert "--python" not in call["argv"], "conda-build 26.3.0 fails on a second --python"
+    variant = (world["work"] / "variant-vs2022.yaml").read_text()
+    # as given, each once; 3.13 excludes free-threaded builds as conda-forge's pinning does
+    assert variant.endswith(
+        "python:\n  - 3.12.* *_cpython\n  - 3.10.* *_cpython\n  - 3.13.* *_cp313\n"
+    )
+
+
+def test_conda_py_from_the_environment_does_not_reach_conda_build(world):
+    r = run(world, env={"CONDA_PY": "39"})
+    assert r.returncode == 0, r.stderr
+    assert {c["conda_py"] for c in calls(world) if c["prog"] == "conda"} == {None}
+
+
+def test_real_conda_build_renders_the_logged_call(world):
+    """The command lines build_recipes.py writes for the repository's recipes, given to the
+    real conda-build: ffcv renders once per Python (4 variants), noarch recipes once."""
+    world["recipes"] = REPO / "recipes"
+    pythons = ["3.10", "3.11", "3.12", "3.13"]
+    r = run(world, "--python", "3.10", "--python", "3.11", "--python", "3.13")  # and 3.12
+    assert r.returncode == 0, r.stderr
+    logged = {Path(c["argv"][1]).name: c["argv"] for c in calls(world) if c["prog"] == "conda"}
+    assert sorted(logged) == ["fastai", "fastargs", "fastcore", "fastxtend", "ffcv"]
+    jobs = {n: Job(REPO / "recipes" / n, "win-64", argv=tuple(a)) for n, a in logged.items()}
+    prefetch(jobs.values())
+    variants = render_job(jobs["ffcv"])
+    assert sorted(v.python.split(".*")[0] for v in variants) == pythons
+    assert len({v.dist for v in variants}) == 4
+    for name in ("fastai", "fastargs", "fastcore", "fastxtend"):
+        (only,) = render_job(jobs[name])
+        assert only.noarch == "python"
 
 
 def test_failure_exits_31_and_the_next_run_resumes(world):

@@ -29,3 +29,9 @@ class BuildError(ToolError):
     """The recipe's build script failed."""
 
     exit_code = 5
+
+
+class SetupError(ToolError):
+    """A test-suite prerequisite (such as the conda tools) cannot be installed."""
+
+    exit_code = 6

@@ -34,6 +34,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def download(url: str, part: Path) -> None:
+    """Stream ``url`` into ``part`` (a ``.part`` file); remove it again if that fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, part.open("wb") as out:
+            shutil.copyfileobj(response, out)
+    except OSError as error:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"could not download {url}: {error}") from error
+
+
 def fetch(url: str, sha256: str, cache: Path = CACHE) -> Path:
     """Return a verified local copy of ``url``, downloading it once into ``cache``."""
     cache.mkdir(parents=True, exist_ok=True)
@@ -42,13 +52,9 @@ def fetch(url: str, sha256: str, cache: Path = CACHE) -> Path:
         return target
     part = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=120) as response, part.open("wb") as out:
-            shutil.copyfileobj(response, out)
-    except OSError as error:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"could not download {url}: {error}. Check the network or the URL in the recipe."
-        ) from error
+        download(url, part)
+    except DownloadError as error:
+        raise DownloadError(f"{error}. Check the network or the URL in the recipe.") from error
     actual = sha256_of(part)
     if actual != sha256:
         part.unlink()

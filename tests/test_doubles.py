@@ -287,7 +287,11 @@ def test_build_recipes_calls_conda_build_and_anaconda_upload_correctly(tmp_path:
         "ANACONDA_API_TOKEN": "tok",
     }
     cmd = [sys.executable, str(REPO / "scripts" / "build_recipes.py"), "--recipes", str(recipes)]
-    cmd += ["--channel", str(tmp_path / "channel"), "--python", "3.12", "--compiler", "vs2022"]
+    # exactly what build_channel.cmd passes with --upload: every supported Python
+    script = (REPO / "build_channel.cmd").read_text("ascii")
+    pyargs = script.split('if defined LABEL set "PYARGS=', 1)[1].split('"', 1)[0].split()
+    assert pyargs == [w for v in ("3.10", "3.11", "3.12", "3.13") for w in ("--python", v)]
+    cmd += ["--channel", str(tmp_path / "channel"), *pyargs, "--compiler", "vs2022"]
     cmd += ["--work", str(tmp_path / "bld"), "--conda", str(conda), "--upload-label", "main"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -295,6 +299,12 @@ def test_build_recipes_calls_conda_build_and_anaconda_upload_correctly(tmp_path:
     assert [c["prog"] for c in calls] == ["conda", "conda", "anaconda"]
     assert all("error" not in c for c in calls), calls
     assert calls[2]["argv"][:4] == ["upload", "--label", "main", "--skip-existing"]
+    # the Pythons reach conda-build through the last variant file (-m), all four of them
+    argv = calls[0]["argv"]
+    assert argv[-2] == "-m"
+    variant = Path(argv[-1]).read_text()
+    for version in ("3.10", "3.11", "3.12", "3.13"):
+        assert f"  - {version}.* *_" in variant, variant
 
 
 def grammar_sources(program: str) -> Path:

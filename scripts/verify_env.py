@@ -221,7 +221,8 @@ def check_cuda(args: argparse.Namespace) -> str | None:
     if not torch.cuda.is_available():
         raise CheckFailed(
             f"torch {torch.__version__} sees no CUDA device (torch.version.cuda="
-            f"{torch.version.cuda}); install a CUDA build (spec 'pytorch * cuda*') and check nvidia-smi"
+            f"{torch.version.cuda}); install a CUDA build (spec 'pytorch * cuda*') "
+            "and check nvidia-smi"
         )
     a = torch.randn(256, 256, generator=torch.Generator().manual_seed(0))
     expected = a @ a

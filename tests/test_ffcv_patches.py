@@ -47,6 +47,7 @@ def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
         "Files A/ffcv/pipeline/graph.py and B/ffcv/pipeline/graph.py differ",
         "Files A/ffcv/transforms/module.py and B/ffcv/transforms/module.py differ",
         "Files A/ffcv/transforms/normalize.py and B/ffcv/transforms/normalize.py differ",
+        "Files A/ffcv/transforms/ops.py and B/ffcv/transforms/ops.py differ",
         "Files A/ffcv/writer.py and B/ffcv/writer.py differ",
         "Files A/libffcv/libffcv.cpp and B/libffcv/libffcv.cpp differ",
         "Files A/setup.py and B/setup.py differ",

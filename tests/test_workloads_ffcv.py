@@ -90,7 +90,6 @@ class Runs:
                     return report
         raise AssertionError(f"{name}: no result\n{outcome.output[-4000:]}")
 
-
     def checks(self) -> dict[str, dict]:
         outcome = self.usage.result()
         assert not outcome.hung, outcome.output[-4000:]

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastai.callback.core import Callback
 
 SIZE = 32  # stored images
 CROP = 24  # the Loaders' output size (the tutorial: 224)
@@ -190,7 +189,7 @@ class Run:
         if self._learn is None:
             from fastxtend.vision.all import ProgressiveResize
 
-            record = RecordSizes()
+            record = recorders()[0]()
             learn = self.learner(cbs=[ProgressiveResize(increase_by=4, verbose=False)])
             learn = learn.to_channelslast()
             with learn.no_bar(), learn.no_logging():
@@ -200,27 +199,31 @@ class Run:
         return self._learn
 
 
-class RecordSizes(Callback):
-    """Records the size of every training batch (a fit-only callback: `cbs=` of fit)."""
+def recorders() -> tuple[type, type]:
+    """Two fastai callbacks, passed to fit(cbs=...) only (so export never pickles them):
+    one records the size of every training batch, one the dtype of the predictions."""
+    from fastai.callback.core import Callback
 
-    order = 100
+    class RecordSizes(Callback):
+        order = 100
 
-    def __init__(self) -> None:
-        self.sizes: list[int] = []
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
 
-    def before_batch(self) -> None:
-        if self.training:
-            self.sizes.append(int(self.xb[0].shape[-1]))
+        def before_batch(self) -> None:
+            if self.training:
+                self.sizes.append(int(self.xb[0].shape[-1]))
 
+    class RecordPredDtype(Callback):
+        order = 100
 
-class RecordPredDtype(Callback):
-    order = 100
+        def __init__(self) -> None:
+            self.dtypes: set[str] = set()
 
-    def __init__(self) -> None:
-        self.dtypes: set[str] = set()
+        def after_pred(self) -> None:
+            self.dtypes.add(str(self.pred.dtype))
 
-    def after_pred(self) -> None:
-        self.dtypes.add(str(self.pred.dtype))
+    return RecordSizes, RecordPredDtype
 
 
 def check_write_with_rgb_dataset_to_ffcv(run: Run) -> str:
@@ -302,7 +305,7 @@ def check_mixed_precision_on_cpu(run: Run) -> str:
 
     dtypes = {}
     for mode in ("to_fp16", "to_bf16"):
-        record = RecordPredDtype()
+        record = recorders()[1]()
         learn = getattr(run.learner(), mode)()
         with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -233,6 +233,87 @@ def check_cuda(args: argparse.Namespace) -> str | None:
     return f"{name}, CUDA {torch.version.cuda}, matmul agrees with CPU"
 
 
+# ffcv-imagenet's normalization constants (train_imagenet.py), on the 0-255 pixel scale.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406]) * 255
+IMAGENET_STD = np.array([0.229, 0.224, 0.225]) * 255
+
+
+def normalized_batches_error(path: Path, device: str, workers: int) -> tuple[int, float]:
+    """Read ``path`` through ffcv-imagenet's pipeline tail (ToTensor, ToDevice, ToTorchImage,
+    NormalizeImage to float16) on ``device``; return (images, largest difference from the
+    same pixels normalized here in float64). On CUDA, NormalizeImage runs a cupy kernel."""
+    import torch
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+    from ffcv.transforms import NormalizeImage, Squeeze, ToDevice, ToTensor, ToTorchImage
+
+    target = torch.device(device)
+    loader = Loader(
+        str(path),
+        batch_size=16,
+        num_workers=workers,
+        order=OrderOption.SEQUENTIAL,
+        drop_last=False,
+        pipelines={
+            "image": [
+                SimpleRGBImageDecoder(),
+                ToTensor(),
+                ToDevice(target, non_blocking=True),
+                ToTorchImage(),
+                NormalizeImage(IMAGENET_MEAN, IMAGENET_STD, np.float16),
+            ],
+            "label": [IntDecoder(), ToTensor(), Squeeze(), ToDevice(target)],
+        },
+    )
+    mean = torch.tensor(IMAGENET_MEAN)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD)[None, :, None, None]
+    count, worst = 0, 0.0
+    for images, labels in loader:
+        if images.device.type != target.type or images.dtype != torch.float16:
+            raise CheckFailed(f"NormalizeImage returned {images.dtype} on {images.device}")
+        pixels = np.stack([roundtrip_image(int(i)) for i in labels.cpu()])
+        expected = (torch.from_numpy(pixels).permute(0, 3, 1, 2).double() - mean) / std
+        worst = max(worst, float((images.cpu().double() - expected).abs().max()))
+        count += len(images)
+    return count, worst
+
+
+def check_cuda_normalize(args: argparse.Namespace) -> str | None:
+    """FFCV's NormalizeImage after ToDevice on the GPU, as ffcv-imagenet's loaders use it:
+    it needs cupy (conda-forge's, matched to cuda-version), which FFCV does not declare."""
+    if args.device != "cuda":
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CheckFailed(
+            f"torch {torch.__version__} sees no CUDA device; install a CUDA build "
+            "(pytorch=*=cuda*) and check nvidia-smi"
+        )
+    try:
+        importlib.import_module("cupy")
+    except ImportError as exc:
+        raise CheckFailed(
+            f"import cupy failed ({exc}): FFCV's NormalizeImage on the GPU needs it; add "
+            "conda-forge's cupy to the environment (env/variant-cuda-*.txt)"
+        ) from exc
+    path = args.workdir / "normalize.beton"
+    if not path.is_file():
+        from ffcv.fields import IntField, RGBImageField
+        from ffcv.writer import DatasetWriter
+
+        fields = {"image": RGBImageField(write_mode="raw"), "label": IntField()}
+        DatasetWriter(str(path), fields, num_workers=1).from_indexed_dataset(RoundTripDataset())
+    count, worst = normalized_batches_error(path, "cuda", args.workers)
+    # float16 keeps about 3 decimal digits: the normalized values stay below 2.7 in size
+    if count != ROUNDTRIP_SAMPLES or worst > 0.01:
+        raise CheckFailed(
+            f"NormalizeImage on CUDA: {count} images, largest difference {worst:.4f} from "
+            "the expected normalized pixels"
+        )
+    return f"{count} images normalized on {torch.cuda.get_device_name(0)}, max diff {worst:.4f}"
+
+
 def _fastxtend_loader(path: Path, order: Any, os_cache: bool, args: argparse.Namespace) -> Any:
     from fastai.data.transforms import IntToFloatTensor
     from fastxtend.ffcv.loader import Loader
@@ -333,6 +414,7 @@ CHECKS: tuple[tuple[str, Callable[[argparse.Namespace], str | None]], ...] = (
     ("dll-imports", check_dlls),
     ("beton-roundtrip", check_roundtrip),
     ("cuda-op", check_cuda),
+    ("cuda-normalize", check_cuda_normalize),
     ("fastxtend-fit", check_fastxtend_fit),
 )
 

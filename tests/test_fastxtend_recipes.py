@@ -76,7 +76,15 @@ KNOWN_BAD = [
     ("fastxtend", "fastai", "2.8.0"),
 ]
 # what our patches deliberately change in the code and pip metadata of the published release
-CHANGED_FILES = {"fastxtend": {"fastxtend/ffcv/loader.py"}, "fastai": set(), "fastcore": set()}
+CHANGED_FILES = {
+    "fastxtend": {
+        "fastxtend/ffcv/loader.py",
+        "fastxtend/data/loader.py",
+        "fastxtend/callback/compiler.py",
+    },
+    "fastai": set(),
+    "fastcore": set(),
+}
 CHANGED_REQUIRES = {"fastai": ({"torch<2.7,>=1.10"}, {"torch>=1.10"})}
 
 

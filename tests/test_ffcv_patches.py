@@ -40,7 +40,15 @@ def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
     )
     report = result.stdout.replace(str(pristine), "A").replace(str(patched), "B")
     assert sorted(report.splitlines()) == [
+        "Files A/ffcv/fields/rgb_image.py and B/ffcv/fields/rgb_image.py differ",
         "Files A/ffcv/libffcv.py and B/ffcv/libffcv.py differ",
+        "Files A/ffcv/loader/epoch_iterator.py and B/ffcv/loader/epoch_iterator.py differ",
+        "Files A/ffcv/memory_allocator.py and B/ffcv/memory_allocator.py differ",
+        "Files A/ffcv/pipeline/graph.py and B/ffcv/pipeline/graph.py differ",
+        "Files A/ffcv/transforms/module.py and B/ffcv/transforms/module.py differ",
+        "Files A/ffcv/transforms/normalize.py and B/ffcv/transforms/normalize.py differ",
+        "Files A/ffcv/transforms/ops.py and B/ffcv/transforms/ops.py differ",
+        "Files A/ffcv/writer.py and B/ffcv/writer.py differ",
         "Files A/libffcv/libffcv.cpp and B/libffcv/libffcv.cpp differ",
         "Files A/setup.py and B/setup.py differ",
         "Only in B/libffcv: ffcv_pread.h",

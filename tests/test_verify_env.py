@@ -49,6 +49,7 @@ def test_verify_env_passes_with_the_declared_pins_under_spawn(xtend: XtendBuild)
         "dll-imports": "N/A",  # reads a PE import table: Windows only, reported, not faked
         "beton-roundtrip": "PASS",
         "cuda-op": "N/A",
+        "cuda-normalize": "N/A",
         "fastxtend-fit": "PASS",
         "summary": "PASS",
     }, "\n".join(lines)
@@ -65,6 +66,29 @@ def test_cuda_check_fails_clearly_without_a_gpu(xtend: XtendBuild) -> None:
     assert "pytorch=*=cuda*" in cuda
 
 
+def test_cuda_normalize_check_fails_clearly_without_a_gpu(xtend: XtendBuild) -> None:
+    code, lines = run(xtend, xtend.ours, "--device", "cuda", "--checks", "imports,cuda-normalize")
+    assert code == 1
+    check = next(ln for ln in lines if " cuda-normalize:" in ln)
+    assert check.startswith("FAIL cuda-normalize: torch 2.13.0+cpu sees no CUDA device")
+
+
+def test_cuda_normalize_comparison_passes_on_the_cpu(tmp_path: Path) -> None:
+    """The GPU check's reading and comparison, run with a CPU device (patch 0006 makes
+    NormalizeImage take CPU tensors): this machine has no GPU to run it on CUDA."""
+    from ffcv.fields import IntField, RGBImageField
+    from ffcv.writer import DatasetWriter
+
+    from modules import load_module
+
+    verify = load_module(SCRIPT, "verify_env_under_test")
+    path = tmp_path / "normalize.beton"
+    fields = {"image": RGBImageField(write_mode="raw"), "label": IntField()}
+    DatasetWriter(str(path), fields, num_workers=1).from_indexed_dataset(verify.RoundTripDataset())
+    count, worst = verify.normalized_batches_error(path, "cpu", 1)
+    assert count == verify.ROUNDTRIP_SAMPLES and worst < 0.01, (count, worst)
+
+
 def test_missing_package_fails_imports_and_skips_the_rest(
     xtend: XtendBuild, tmp_path: Path
 ) -> None:
@@ -73,7 +97,7 @@ def test_missing_package_fails_imports_and_skips_the_rest(
     assert code == 1
     assert lines[0].startswith("FAIL imports: import fastai failed")
     assert all("not run: the imports check failed" in ln for ln in lines[1:-1])
-    assert len(lines) == 6
+    assert len(lines) == 7
 
 
 @pytest.mark.parametrize("args", [["--device", "gpu"], ["--device", "cpu", "--checks", "nope"]])

@@ -41,8 +41,10 @@ def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
     report = result.stdout.replace(str(pristine), "A").replace(str(patched), "B")
     assert sorted(report.splitlines()) == [
         "Files A/ffcv/libffcv.py and B/ffcv/libffcv.py differ",
+        "Files A/ffcv/loader/loader.py and B/ffcv/loader/loader.py differ",
         "Files A/libffcv/libffcv.cpp and B/libffcv/libffcv.cpp differ",
         "Files A/setup.py and B/setup.py differ",
+        "Only in B/ffcv: memory_warning.py",
         "Only in B/libffcv: ffcv_pread.h",
         "Only in B: ffcv_hostlibs.py",
     ]

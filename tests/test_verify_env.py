@@ -48,6 +48,7 @@ def test_verify_env_passes_with_the_declared_pins_under_spawn(xtend: XtendBuild)
         "imports": "PASS",
         "dll-imports": "N/A",  # reads a PE import table: Windows only, reported, not faked
         "beton-roundtrip": "PASS",
+        "threading-layer": "PASS",
         "cuda-op": "N/A",
         "fastxtend-fit": "PASS",
         "summary": "PASS",
@@ -55,6 +56,8 @@ def test_verify_env_passes_with_the_declared_pins_under_spawn(xtend: XtendBuild)
     assert code == 0
     fit = next(ln for ln in lines if ln.startswith("PASS fastxtend-fit"))
     assert "get_preds and one_batch ok" in fit
+    layer = next(ln for ln in lines if ln.startswith("PASS threading-layer"))
+    assert "active layer " in layer and "(NUMBA_THREADING_LAYER=default)" in layer
 
 
 def test_cuda_check_fails_clearly_without_a_gpu(xtend: XtendBuild) -> None:
@@ -73,7 +76,7 @@ def test_missing_package_fails_imports_and_skips_the_rest(
     assert code == 1
     assert lines[0].startswith("FAIL imports: import fastai failed")
     assert all("not run: the imports check failed" in ln for ln in lines[1:-1])
-    assert len(lines) == 6
+    assert len(lines) == 7
 
 
 @pytest.mark.parametrize("args", [["--device", "gpu"], ["--device", "cpu", "--checks", "nope"]])

@@ -88,13 +88,26 @@ def _mappings(paths: set[str]) -> list[tuple[int, int]]:
     return found
 
 
-def evict(paths: Sequence[Path]) -> None:
-    """Drop ``paths`` from the page cache, unmapping this process's views of them first."""
+def _still_maps(start: int, length: int, real: set[str]) -> bool:
+    try:
+        return os.readlink(f"/proc/self/map_files/{start:x}-{start + length:x}") in real
+    except OSError:
+        return False
+
+
+def evict(paths: Sequence[Path], mappings: list[tuple[int, int]] | None = None) -> None:
+    """Drop ``paths`` from the page cache, unmapping this process's views of them first
+    (``mappings``: their (start, length) if already known, else read from /proc/self/maps)."""
     if _LIBC is None:
         return
     real = {os.path.realpath(p) for p in paths}
-    for start, length in _mappings(real):
-        _LIBC.madvise(start, length, MADV_DONTNEED)  # shared read-only map: nothing is lost
+    for start, length in _mappings(real) if mappings is None else mappings:
+        # A remembered range is used only while it still maps one of these files
+        # (/proc/self/map_files names each mapping's file): MADV_DONTNEED on a shared
+        # read-only file mapping loses nothing, on anything else it could.
+        if mappings is not None and not _still_maps(start, length, real):
+            continue
+        _LIBC.madvise(start, length, MADV_DONTNEED)
     for path in real:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -137,11 +150,17 @@ def resident_fraction(path: Path) -> float | None:
 
 
 class Evictor:
-    """Drops ``paths`` from the page cache every ``interval_s`` in a daemon thread."""
+    """Drops ``paths`` from the page cache every ``interval_s`` in a daemon thread.
 
-    def __init__(self, paths: Sequence[Path], interval_s: float) -> None:
+    Reading /proc/self/maps costs more than the drop itself in a process that has torch
+    loaded (a thousand mappings), so the list of the files' mappings is refreshed only every
+    ``refresh_s``; FFCV maps a .beton once per Loader and keeps the map.
+    """
+
+    def __init__(self, paths: Sequence[Path], interval_s: float, refresh_s: float = 1.0) -> None:
         self.paths = list(paths)
         self.interval_s = interval_s
+        self.refresh_s = refresh_s
         self.sweeps = 0
         self.busy_s = 0.0
         self._stop = threading.Event()
@@ -158,8 +177,14 @@ class Evictor:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        real = {os.path.realpath(p) for p in self.paths}
+        mappings: list[tuple[int, int]] = []
+        refreshed = float("-inf")
         while not self._stop.wait(self.interval_s):
-            started = time.perf_counter()
-            evict(self.paths)
-            self.busy_s += time.perf_counter() - started
+            now = time.perf_counter()
+            cpu = time.thread_time()
+            if now - refreshed > self.refresh_s:
+                mappings, refreshed = _mappings(real), now
+            evict(self.paths, mappings)
+            self.busy_s += time.thread_time() - cpu  # CPU time, kernel work included
             self.sweeps += 1

@@ -168,20 +168,27 @@ def check_dlls(_: argparse.Namespace) -> str | None:
     return f"{ext_path.name} imports {len(names)} DLLs, all load: {', '.join(names)}"
 
 
-def check_roundtrip(args: argparse.Namespace) -> str:
-    """Write a raw-pixel .beton with FFCV and read it back in both cache modes and orders."""
+def write_roundtrip_beton(args: argparse.Namespace, name: str) -> Path:
+    """The round-trip dataset written as a raw-pixel .beton by FFCV's own writer."""
     from ffcv.fields import IntField, RGBImageField
-    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
-    from ffcv.loader import Loader, OrderOption
     from ffcv.writer import DatasetWriter
 
-    path = args.workdir / "roundtrip.beton"
+    path = args.workdir / name
     writer = DatasetWriter(
         str(path),
         {"image": RGBImageField(write_mode="raw"), "label": IntField()},
         num_workers=args.workers,
     )
     writer.from_indexed_dataset(RoundTripDataset())
+    return path
+
+
+def check_roundtrip(args: argparse.Namespace) -> str:
+    """Write a raw-pixel .beton with FFCV and read it back in both cache modes and orders."""
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+
+    path = write_roundtrip_beton(args, "roundtrip.beton")
     checked = []
     for os_cache in (True, False):
         for order in (OrderOption.SEQUENTIAL, OrderOption.RANDOM):
@@ -273,18 +280,10 @@ def check_threading_layer(args: argparse.Namespace) -> str:
             "NUMBA_THREADING_LAYER or install what that layer needs (tbb: the tbb package)"
         ) from exc
     layer = numba.threading_layer()
-    from ffcv.fields import IntField, RGBImageField
     from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
-    from ffcv.writer import DatasetWriter
 
-    path = args.workdir / "threading-layer.beton"
-    writer = DatasetWriter(
-        str(path),
-        {"image": RGBImageField(write_mode="raw"), "label": IntField()},
-        num_workers=args.workers,
-    )
-    writer.from_indexed_dataset(RoundTripDataset())
+    path = write_roundtrip_beton(args, "threading-layer.beton")
     loader = Loader(
         str(path),
         batch_size=16,

@@ -146,11 +146,13 @@ class Settings:
     cold_raw_mib: int = 1024
     cold_epochs: int = 3
     evict_ms: int = 100
+    cold_epoch_s: float = 10.0
 
 
 class Timing(NamedTuple):
     images_per_s: float
     steady_images_per_s: float | None
+    images: int  # delivered: fewer than the epoch's only when the epoch was capped
 
 
 @dataclass
@@ -537,17 +539,30 @@ def torch_loader(folder: Path, settings: Settings, plan: Plan, cold: bool = Fals
     )
 
 
-def time_epoch(loader: Iterable[Any], expected: int, batch_size: int, name: str) -> Timing:
+def time_epoch(
+    loader: Iterable[Any], expected: int, batch_size: int, name: str, cap_s: float | None = None
+) -> Timing:
     """Iterate one epoch; return its images/s, whole epoch and steady state (batch size over the
-    median time between batches: what the loader sustains without epoch start-up and tail)."""
+    median time between batches: what the loader sustains without epoch start-up and tail).
+
+    With ``cap_s`` the epoch stops after that many seconds (``Timing.images`` says how far it
+    got); an FFCV epoch is then closed and its producer thread joined, so that it does not run
+    on into the next measurement."""
     seen = 0
     stamps: list[float] = []
     started = time.perf_counter()
-    for images, _labels in loader:
+    iterator = iter(loader)
+    for images, _labels in iterator:
         seen += int(images.shape[0])
         stamps.append(time.perf_counter())
+        if cap_s is not None and stamps[-1] - started > cap_s:
+            break
     elapsed = time.perf_counter() - started
-    if seen != expected:
+    if seen < expected and hasattr(iterator, "close") and hasattr(iterator, "join"):
+        iterator.close()  # FFCV's EpochIterator: stops its producer thread
+        iterator.join(timeout=60)
+    capped = cap_s is not None and seen < expected
+    if seen != expected and not capped:
         raise SelfCheckError(
             f"{name}: an epoch delivered {seen} images, expected {expected}",
             "a loader that drops or repeats samples gives meaningless figures; report this "
@@ -555,7 +570,7 @@ def time_epoch(loader: Iterable[Any], expected: int, batch_size: int, name: str)
         )
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     median_gap = statistics.median(gaps) if gaps else 0.0
-    return Timing(seen / elapsed, batch_size / median_gap if median_gap > 0 else None)
+    return Timing(seen / elapsed, batch_size / median_gap if median_gap > 0 else None, seen)
 
 
 class Plan(NamedTuple):
@@ -564,12 +579,17 @@ class Plan(NamedTuple):
     images: int
     batch_size: int
     epochs: int
+    cap_s: float | None = None  # stop an epoch after this long (cold rows; see Measured)
 
 
 class Measured(NamedTuple):
     key: str
     label: str
     loader: Iterable[Any]
+    # The plan's epoch cap applies to this loader: only where memory does not depend on how
+    # far an epoch got (os_cache=True, DataLoader), never to FFCV's process cache, whose
+    # RANDOM peak comes at the end of the epoch.
+    capped: bool = False
 
 
 def time_epochs(
@@ -578,23 +598,27 @@ def time_epochs(
     plan: Plan,
     sampler: benchmark_memory.MemorySampler,
     before_epoch: Callable[[], None] | None = None,
-) -> list[tuple[list[float], list[float]]]:
+) -> list[tuple[list[float], list[float], list[int]]]:
     """``warmup + plan.epochs`` epochs of each loader, interleaved (one epoch of each in turn)
     so that a change in background load hits every configuration alike; per loader, return
-    the measured epochs' images/s and steady-state images/s. Measured epochs run inside the
-    memory sampler's section for the loader's key; ``before_epoch`` (the cold scenario's
-    eviction) runs before every epoch, outside the timing."""
-    results: list[tuple[list[float], list[float]]] = [([], []) for _ in loaders]
+    the measured epochs' images/s, steady-state images/s and images delivered. Measured
+    epochs run inside the memory sampler's section for the loader's key; ``before_epoch``
+    (the cold scenario's eviction) runs before every epoch, outside the timing."""
+    results: list[tuple[list[float], list[float], list[int]]] = [([], [], []) for _ in loaders]
     for epoch in range(settings.warmup + plan.epochs):
-        for measured, (rates, steady) in zip(loaders, results, strict=True):
+        for measured, (rates, steady, counts) in zip(loaders, results, strict=True):
             if before_epoch is not None:
                 before_epoch()
             gc.collect()  # the previous epoch's buffers go now, not inside the next section
             measuring = epoch >= settings.warmup
             section = sampler.section(measured.key) if measuring else contextlib.nullcontext()
+            cap = plan.cap_s if measured.capped else None
             with section:
-                timing = time_epoch(measured.loader, plan.images, plan.batch_size, measured.label)
+                timing = time_epoch(
+                    measured.loader, plan.images, plan.batch_size, measured.label, cap
+                )
             if measuring:
+                counts.append(timing.images)
                 rates.append(timing.images_per_s)
                 if timing.steady_images_per_s is not None:
                     steady.append(timing.steady_images_per_s)
@@ -785,8 +809,11 @@ class Run:
     ) -> None:
         """Measure ``measured`` interleaved; ``params[key]`` are the rows' parameters."""
         results = time_epochs(measured, self.settings, plan, self.sampler, before_epoch)
-        for item, (rates, steady) in zip(measured, results, strict=True):
-            self.add(item.key, item.label, "loader", rates, steady, **params[item.key])
+        for item, (rates, steady, counts) in zip(measured, results, strict=True):
+            extra = {}
+            if item.capped and plan.cap_s is not None:
+                extra = {"epoch_cap_s": plan.cap_s, "images_per_epoch_measured": counts}
+            self.add(item.key, item.label, "loader", rates, steady, **params[item.key], **extra)
 
 
 def mib(count: int | None) -> str:
@@ -807,7 +834,7 @@ def measure_dataloader(
         "batch_size": plan.batch_size,
         "images": plan.images,
     }
-    run.loaders([Measured(key, label, loader)], plan, {key: params}, before_epoch)
+    run.loaders([Measured(key, label, loader, capped=cold)], plan, {key: params}, before_epoch)
     del loader  # shuts its worker processes down
     gc.collect()
 
@@ -861,6 +888,7 @@ def measure_ffcv(
                 ffcv_key(mode, os_cache, order, cold),
                 f"{'cold ' if cold else ''}FFCV {mode} os_cache={os_cache} {order}",
                 ffcv_loader(betons[mode], run.settings, os_cache, order, plan.batch_size),
+                capped=cold and os_cache,
             )
             for os_cache, order in FFCV_CONFIGS
         ]
@@ -903,7 +931,12 @@ def cold_setup(run: Run, manifest: dict[str, Any]) -> ColdData:
     betons = {mode: cold_dir / name for mode, name in cold["betons"].items()}
     jpeg_dir = cold_dir / cold["jpeg_dir"]
     plans = {
-        mode: Plan(cold["images"][mode], settings.cold_batch_size, settings.cold_epochs)
+        mode: Plan(
+            cold["images"][mode],
+            settings.cold_batch_size,
+            settings.cold_epochs,
+            settings.cold_epoch_s,
+        )
         for mode in ("jpg", "raw")
     }
     page_size = int(Reader(str(betons["jpg"])).page_size)
@@ -919,6 +952,8 @@ def cold_setup(run: Run, manifest: dict[str, Any]) -> ColdData:
             else "none: this platform has no posix_fadvise (see scripts/benchmark_cold.py)"
         ),
         "batch_size": settings.cold_batch_size,
+        "epoch_cap_s": settings.cold_epoch_s,
+        "read_ahead_kib": benchmark_cold.read_ahead_kib(betons["jpg"]),
         "page_size": page_size,
         "quasi_random_window_bytes": window,
         "files": {},
@@ -1055,14 +1090,6 @@ def diagnostics(by_key: dict[str, Row]) -> dict[str, Any]:
     }
 
 
-def _growth(row: Row) -> int | None:
-    """Anonymous memory the row added over the process at rest: its own buffers."""
-    memory = row.memory or {}
-    if memory.get("peak_anon_bytes") is None or memory.get("baseline_anon_bytes") is None:
-        return None
-    return int(memory["peak_anon_bytes"] - memory["baseline_anon_bytes"])
-
-
 def cold_ratios(by_key: dict[str, Row], cold: dict[str, Any] | None) -> dict[str, Any]:
     """Ratios for the larger-than-RAM scenario (no goals): speed of the two bounded ways to
     read such a data set, and how the process cache's memory compares with the file."""
@@ -1078,7 +1105,9 @@ def cold_ratios(by_key: dict[str, Row], cold: dict[str, Any] | None) -> dict[str
         }
         size = cold["files"][mode]["bytes"]
         for order in ORDERS:
-            grown = _growth(by_key[ffcv_key(mode, False, order, cold=True)])
+            grown = (by_key[ffcv_key(mode, False, order, cold=True)].memory or {}).get(
+                "anon_growth_bytes"
+            )
             if grown is not None:
                 result[f"process_cache_growth_over_file_{mode}_{order.lower()}"] = {
                     "value": grown / size,
@@ -1137,6 +1166,14 @@ def warnings(
                     "eviction (a file system such as tmpfs keeps its pages): the cold rows "
                     "read cached data; pass an --out on a disk"
                 )
+        read_ahead = cold.get("read_ahead_kib")
+        if read_ahead is not None and read_ahead > 512:
+            found.append(
+                f"the disk holding --out reads ahead {read_ahead} KiB (read_ahead_kb): a page "
+                "fault in a memory map reads that much around it, so cold os_cache=True rows "
+                f"read up to {read_ahead} KiB per image at random; desktop disks usually use "
+                "128 KiB, so expect os_cache=True to do better there"
+            )
         for mode in ("jpg", "raw"):
             share = cold["files"][mode]["window_over_file"]
             if share > 0.5:
@@ -1367,6 +1404,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cold.add_argument("--cold-epochs", type=positive, default=3, help="measured epochs (3)")
     cold.add_argument(
+        "--cold-epoch-s",
+        type=positive,
+        default=10,
+        help="stop an os_cache=True or DataLoader epoch after N s (10): their memory does not "
+        "depend on it, and random page faults can be very slow (see the read-ahead warning)",
+    )
+    cold.add_argument(
         "--evict-ms",
         type=positive,
         default=100,
@@ -1403,6 +1447,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         smoke=args.smoke,
         scenarios=args.scenarios,
         evict_ms=args.evict_ms,
+        cold_epoch_s=float(args.cold_epoch_s),
         **values,
     )
 

@@ -149,6 +149,26 @@ def resident_fraction(path: Path) -> float | None:
     return sum(v & 1 for v in vector) / pages
 
 
+def read_ahead_kib(path: Path) -> int | None:
+    """read_ahead_kb of the block device holding ``path`` (Linux), or None if unknown.
+
+    A page fault in a memory map of a cold file reads that much around the faulting page
+    (the kernel's mmap read-around, mm/filemap.c), so with ``os_cache=True`` every image read
+    at random costs up to this many KiB from the disk. 128 is the kernel default; virtual
+    disks often use more.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    device = os.stat(path).st_dev
+    base = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    for queue in (base / "queue", base / ".." / "queue"):  # a partition's queue is its disk's
+        try:
+            return int((queue / "read_ahead_kb").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 class Evictor:
     """Drops ``paths`` from the page cache every ``interval_s`` in a daemon thread.
 

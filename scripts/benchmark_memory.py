@@ -10,6 +10,12 @@ from psutil (``/proc/<pid>/statm`` on Linux, the working set on Windows):
   shows the part of the data set it has touched; the kernel can drop those pages at will.
 * ``anon`` (Linux only): ``rss - shared``, i.e. RssAnon - the memory the process owns and the
   kernel cannot drop without swap: FFCV's process cache, decoded batches, the interpreter.
+  ``anon_growth`` is the peak minus the figure at the start of the row's first measured epoch:
+  what the row itself allocated (every row frees its buffers when its epoch ends).
+
+All rows run in one process, so the RSS of a later row also holds the file pages that earlier
+``os_cache=True`` Loaders still map (a page mapped by two Loaders counts twice); the anonymous
+figures do not have that problem.
 
 A sum over processes counts memory shared between them (torch's shared-memory batches, the
 pages of shared libraries) once per process, as adding up Task Manager or ``ps`` would. On
@@ -51,6 +57,12 @@ class MemoryPeak:
             "main_process_vmhwm_bytes": self.main_hwm,
             "baseline_rss_bytes": self.baseline_rss,
             "baseline_anon_bytes": self.baseline_anon,
+            # what the row itself allocated: e.g. FFCV's process cache (Linux)
+            "anon_growth_bytes": (
+                None
+                if self.anon is None or self.baseline_anon is None
+                else self.anon - self.baseline_anon
+            ),
             "processes": self.processes,
             "samples": self.samples,
         }

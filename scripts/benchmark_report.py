@@ -12,14 +12,22 @@ def mib(count: int | None) -> str:
     return "" if count is None else f"{count / 2**20:,.0f}"
 
 
+def capped(row: dict[str, Any]) -> bool:
+    """Whether some measured epoch of the row stopped at the cold scenario's time cap."""
+    counts = row["params"].get("images_per_epoch_measured")
+    return bool(counts) and min(counts) < row["params"]["images"]
+
+
 def _row_line(row: dict[str, Any]) -> str:
     epochs = row["epoch_images_per_s"]
     steady = row["steady_images_per_s"]
     memory = row.get("memory") or {}
+    label = row["label"] + (" *" if capped(row) else "")
     return (
-        f"{row['label']:<50} {row['images_per_s']:>10,.0f}  {min(epochs):>8,.0f} "
+        f"{label:<50} {row['images_per_s']:>10,.0f}  {min(epochs):>8,.0f} "
         f"{max(epochs):>8,.0f}  {'' if steady is None else f'{steady:,.0f}':>8}  "
-        f"{mib(memory.get('peak_rss_bytes')):>9} {mib(memory.get('peak_anon_bytes')):>9}"
+        f"{mib(memory.get('peak_rss_bytes')):>9} {mib(memory.get('peak_anon_bytes')):>9} "
+        f"{mib(memory.get('anon_growth_bytes')):>9}"
     )
 
 
@@ -38,6 +46,8 @@ def _cold_header(cold: dict[str, Any], workers: int) -> list[str]:
             for mode in ("jpg", "raw")
         )
         + f"; JPEG files {mib(files['jpeg_files']['bytes'])} MiB",
+        f"      * = epochs stopped after {cold['epoch_cap_s']:g} s (os_cache=True, DataLoader); "
+        f"disk read-ahead {cold.get('read_ahead_kib') or '?'} KiB",
     ]
 
 
@@ -64,9 +74,10 @@ def _layer_lines(layers: dict[str, Any]) -> list[str]:
 def format_table(report: dict[str, Any]) -> str:
     header = (
         f"{'configuration':<50} {'images/s':>10}  {'min':>8} {'max':>8}  {'steady':>8}  "
-        f"{'peak RSS':>9} {'anon':>9}"
+        f"{'peak RSS':>9} {'anon':>9} {'anon+':>9}"
     )
-    lines = [header, f"{'':<91}{'(MiB, process and workers)':>29}", "-" * len(header)]
+    note = "(MiB: process + workers; anon+: over the process at rest)"
+    lines = [header, f"{note:>{len(header)}}", "-" * len(header)]
     cold_started = False
     for row in report["rows"]:
         if row["key"].startswith("cold_") and not cold_started:

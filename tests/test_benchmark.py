@@ -117,6 +117,9 @@ def test_smoke_run_writes_complete_report(tmp_path):
         assert 50 * 2**20 < memory["peak_rss_bytes"] < 16 * 2**30, (key, memory)
         assert memory["baseline_anon_bytes"] <= memory["peak_anon_bytes"] < memory["peak_rss_bytes"]
         assert memory["samples"] >= 2
+        assert memory["anon_growth_bytes"] == (
+            memory["peak_anon_bytes"] - memory["baseline_anon_bytes"]
+        )
         # the exact (VmHWM) peak of the main process alone is within the sampled tree total
         assert memory["main_process_vmhwm_bytes"] <= memory["peak_rss_bytes"] + 16 * 2**20, key
     for key in ("dataloader_pil", "cold_dataloader_pil"):
@@ -129,6 +132,11 @@ def test_smoke_run_writes_complete_report(tmp_path):
     assert cold["evicted"] is True
     assert cold["resident_after_evict"] == {"jpg": 0.0, "raw": 0.0}
     assert cold["background_sweeps"] > 0
+    assert cold["read_ahead_kib"] is None or cold["read_ahead_kib"] > 0
+    # the epoch cap: only where memory does not depend on how far an epoch got
+    for key in COLD_ROWS:
+        params = rows[key]["params"]
+        assert ("epoch_cap_s" in params) == (params.get("os_cache", True) is True), key
     assert cold["quasi_random_window_bytes"] == 2 * 2 * cold["page_size"]
     for mode in ("jpg", "raw"):
         entry = cold["files"][mode]

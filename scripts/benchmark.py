@@ -1,35 +1,48 @@
-"""Data-loading benchmark: FFCV ``Loader`` against torch ``DataLoader`` + PIL and decode ceiling.
+"""Data-loading benchmark: FFCV ``Loader`` against torch ``DataLoader`` + PIL and the decode
+ceiling, with the data in RAM and with a data set larger than RAM, plus numba's threading
+layers compared.
 
 Run it inside the training environment (Windows or Linux)::
 
-    python scripts/benchmark.py             # full size: about 1.5 minutes on 2 idle cores
+    python scripts/benchmark.py             # everything: about 7 minutes on 2 idle cores
     python scripts/benchmark.py --smoke     # tiny size: checks that everything runs
+    python scripts/benchmark.py --scenarios warm    # only the page-cache scenario (1.5 min)
 
-What one run measures, side by side, on the same synthetic data set:
+Three scenarios (``--scenarios``, default all):
 
-* FFCV ``Loader`` reading a JPEG ``.beton`` and a raw ``.beton``, with ``os_cache=True`` (memory
-  map, the page cache is shared) and ``os_cache=False`` (FFCV's own process cache filled by
-  positional reads: the mode for data sets larger than RAM), in ``RANDOM`` and ``QUASI_RANDOM``
-  order;
-* torch ``DataLoader`` + PIL (one JPEG file per image, decoded the way torchvision's default
-  loader does) with the same batch size and the same number of worker processes;
-* the single-thread JPEG decode rate of libjpeg-turbo through FFCV's own ``ffcv.libffcv.imdecode``
-  (``tjDecompress2`` with ``TJFLAG_FASTDCT``, exactly what the Loader calls per image), and of
-  ``cv2.imdecode`` and PIL for comparison. The *decode ceiling* is that FFCV rate times the worker
-  count: a loader that spends all its workers on decoding and nothing else reaches 100 %.
+* **warm** - the data sits in the page cache (it was just written), so the figures measure
+  the CPU side of loading. FFCV ``Loader`` on a JPEG and a raw ``.beton`` with ``os_cache=True``
+  (memory map, page cache shared) and ``os_cache=False`` (FFCV's own process cache, filled by
+  positional reads) in ``RANDOM`` and ``QUASI_RANDOM`` order; torch ``DataLoader`` + PIL (one
+  JPEG file per image, decoded as torchvision's default loader does) with the same batch size
+  and worker count; the single-thread JPEG decode rate of libjpeg-turbo through FFCV's own
+  ``ffcv.libffcv.imdecode`` (``tjDecompress2`` with ``TJFLAG_FASTDCT``, what the Loader calls
+  per image), of ``cv2.imdecode`` and of PIL. The *decode ceiling* is that FFCV rate times
+  the worker count: a loader that spends all its workers on decoding reaches 100 %.
+* **cold** - a data set larger than RAM, emulated: bigger .beton files (``--cold-jpg-mib``,
+  ``--cold-raw-mib``) read at ``--cold-batch-size`` 8, so that QUASI_RANDOM's window of
+  2 x batch x 8 MiB pages is a small part of each file, with the files dropped from the page
+  cache before every epoch and during it (benchmark_cold.py says how, and what Windows
+  offers), so every read goes to the disk. The same FFCV configurations and DataLoader + PIL.
+* **layers** - FFCV's parallel loops run on numba's threading layer; the headline, the
+  larger-than-RAM configuration and raw pixels run under tbb, omp and workqueue, one child
+  process per layer, epochs interleaved (benchmark_layers.py).
 
-Every figure is the median images/s of ``--epochs`` epochs after ``--warmup`` epochs (the first
-epoch includes numba's compilation and filling the caches); the FFCV configurations run their
-epochs in turn, so a change in background load hits them alike. Loader rows also report a
-steady-state rate (batch size / median time between batches), which leaves out the fixed cost of
-starting and ending an epoch: real epochs are far longer than these, so that cost weighs less.
-The data is read from the page cache (it was just written), so the figures measure the CPU side
-of loading, not the disk.
+Every loader row also reports the peak resident memory of the loading process and its worker
+processes while it was measured, all of it (``peak RSS``, which counts the pages of a memory
+mapped file that sit in the page cache) and the anonymous part (``anon``, Linux: memory the
+kernel cannot drop without swap, e.g. FFCV's process cache); benchmark_memory.py says how.
+
+Every figure is the median images/s of the measured epochs (``--epochs``, ``--cold-epochs``)
+after ``--warmup`` epochs (the first includes numba's compilation and filling the caches);
+configurations of one group run their epochs in turn, so a change in background load hits them
+alike. Loader rows also report a steady-state rate (batch size / median time between batches),
+which leaves out the fixed cost of starting and ending an epoch.
 
 Images are synthetic but natural-looking (occluding ellipses with a power-law size distribution,
 the "dead leaves" model of natural-image statistics, over 1/f texture), 256x256 RGB, JPEG quality
-90, fully determined by ``--seed``. The results go to ``<out>/benchmark.json`` and
-``<out>/benchmark.png``; a table is printed.
+90, fully determined by ``--seed``; the cold sets repeat them. The results go to
+``<out>/benchmark.json`` and ``<out>/benchmark.png``; a table is printed.
 
 Exit codes: 0 done (whether or not the goals were met: they are reported, not enforced),
 2 bad command line, 3 a required package is missing, 4 the output folder is unusable,
@@ -41,8 +54,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing
@@ -60,8 +75,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-SCHEMA = "ffcv-benchmark/1"
-DATA_VERSION = 1  # bump when the file layout changes (a changed generator is caught by its digest)
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:  # the benchmark_* modules beside this file, however it is loaded
+    sys.path.insert(0, HERE)
+import benchmark_cold  # noqa: E402
+import benchmark_layers  # noqa: E402
+import benchmark_memory  # noqa: E402
+from benchmark_report import format_table, write_chart  # noqa: E402
+
+SCHEMA = "ffcv-benchmark/2"
+DATA_VERSION = 2  # bump when the file layout changes (a changed generator is caught by its digest)
 IMAGE_SIZE = 256
 JPEG_QUALITY = 90
 NUM_CLASSES = 10
@@ -78,7 +101,8 @@ EXIT_MISSING_PACKAGE = 3
 EXIT_OUTPUT = 4
 EXIT_SELF_CHECK = 5
 
-REQUIRED_PACKAGES = ("ffcv", "numba", "torch", "cv2", "PIL", "matplotlib")
+REQUIRED_PACKAGES = ("ffcv", "numba", "torch", "cv2", "PIL", "matplotlib", "psutil")
+SCENARIOS = ("warm", "cold", "layers")
 
 
 class BenchmarkError(Exception):
@@ -115,11 +139,20 @@ class Settings:
     out: Path
     start_method: str
     smoke: bool
+    scenarios: tuple[str, ...] = SCENARIOS
+    # the cold (larger-than-RAM) scenario
+    cold_batch_size: int = 8
+    cold_jpg_mib: int = 512
+    cold_raw_mib: int = 1024
+    cold_epochs: int = 3
+    evict_ms: int = 100
+    cold_epoch_s: float = 10.0
 
 
 class Timing(NamedTuple):
     images_per_s: float
     steady_images_per_s: float | None
+    images: int  # delivered: fewer than the epoch's only when the epoch was capped
 
 
 @dataclass
@@ -134,6 +167,8 @@ class Row:
     params: dict[str, Any] = field(default_factory=dict)
     # loaders only: median over epochs of batch size / median time between batches
     steady_images_per_s: float | None = None
+    # loaders only: peak resident memory while measured (benchmark_memory.MemoryPeak)
+    memory: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,17 +234,21 @@ def sample_digest(seed: int, count: int = 8) -> str:
 class PixelFile:
     """Map-style data set over the generated pixels (``pixels.npy``) for FFCV's ``DatasetWriter``.
 
-    Picklable (it holds a path, and opens the memory map lazily in each process) so the writer's
-    worker processes can use it under the ``spawn`` start method (Windows).
+    Sample ``i`` is image ``i % base`` of the file (``base`` = all of it by default): the cold
+    data sets repeat the generated images, since what is measured there is the reading, and
+    every copy still occupies its own bytes of the file. Picklable (it holds a path, and opens
+    the memory map lazily in each process) so the writer's worker processes can use it under
+    the ``spawn`` start method (Windows).
     """
 
-    def __init__(self, path: Path, count: int) -> None:
+    def __init__(self, path: Path, count: int, base: int | None = None) -> None:
         self.path = path
         self.count = count
+        self.base = base or count
         self._pixels: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "count": self.count, "_pixels": None}
+        return {"path": self.path, "count": self.count, "base": self.base, "_pixels": None}
 
     def __len__(self) -> int:
         return self.count
@@ -217,7 +256,7 @@ class PixelFile:
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         if self._pixels is None:
             self._pixels = np.load(self.path, mmap_mode="r")
-        return np.ascontiguousarray(self._pixels[index]), synth_label(index)
+        return np.ascontiguousarray(self._pixels[index % self.base]), synth_label(index)
 
 
 def jpeg_name(index: int) -> str:
@@ -258,11 +297,28 @@ def _generate_chunk(pixels_path: str, jpeg_dir: str, seed: int, indices: Sequenc
     return total
 
 
-def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
-    """Create (or reuse) the data set under ``<out>/data``: JPEG files and two .beton files."""
+def write_beton(
+    path: Path, mode: str, dataset: PixelFile, settings: Settings, log: Callable[[str], None]
+) -> str:
+    """Write ``dataset`` as a .beton with FFCV's writer (default page size, 8 MiB)."""
     from ffcv.fields import IntField, RGBImageField
-    from ffcv.fields.rgb_image import encode_jpeg
     from ffcv.writer import DatasetWriter
+
+    log(f"writing {path.name} ({len(dataset)} images)")
+    writer = DatasetWriter(
+        str(path),
+        {"image": RGBImageField(write_mode=mode, jpeg_quality=JPEG_QUALITY), "label": IntField()},
+        # --smoke: one writer process per file (under spawn each one imports torch afresh)
+        num_workers=1 if settings.smoke else settings.workers,
+    )
+    writer.from_indexed_dataset(dataset)
+    return path.name
+
+
+def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
+    """Create (or reuse) the data set under ``<out>/data``: JPEG files, two .beton files and
+    the source pixels."""
+    from ffcv.fields.rgb_image import encode_jpeg
 
     data_dir = settings.out / "data"
     manifest_path = data_dir / "manifest.json"
@@ -279,6 +335,7 @@ def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, An
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             files = [data_dir / name for name in manifest["betons"].values()]
             files.append(data_dir / manifest["jpeg_dir"] / jpeg_name(settings.images - 1))
+            files.append(data_dir / manifest["pixels"])
             if all(manifest.get(k) == v for k, v in wanted.items()) and all(
                 f.is_file() for f in files
             ):
@@ -321,29 +378,16 @@ def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, An
             "FFCV's encode_jpeg changed: update encode_jpeg_like_ffcv in this script",
         )
 
-    betons: dict[str, str] = {}
-    for mode in ("jpg", "raw"):
-        path = data_dir / f"synthetic_{mode}.beton"
-        log(f"writing {path.name}")
-        writer = DatasetWriter(
-            str(path),
-            {
-                "image": RGBImageField(write_mode=mode, jpeg_quality=JPEG_QUALITY),
-                "label": IntField(),
-            },
-            num_workers=settings.workers,
-        )
-        writer.from_indexed_dataset(PixelFile(pixels_path, settings.images))
-        betons[mode] = path.name
-    try:
-        pixels_path.unlink()  # the raw .beton holds the same pixels
-    except PermissionError:  # Windows: a process still maps it; harmless, rebuilt next time
-        log(f"note: could not delete {pixels_path} (in use); delete it after the run")
-
+    dataset = PixelFile(pixels_path, settings.images)
+    betons = {
+        mode: write_beton(data_dir / f"synthetic_{mode}.beton", mode, dataset, settings, log)
+        for mode in ("jpg", "raw")
+    }
     manifest = dict(wanted)
     manifest.update(
         {
             "jpeg_dir": "jpeg",
+            "pixels": pixels_path.name,  # kept: the cold data sets are made from it
             "betons": betons,
             "mean_jpeg_bytes": jpeg_bytes / settings.images,
             "generated_in_s": round(time.perf_counter() - started, 1),
@@ -351,6 +395,78 @@ def prepare_data(settings: Settings, log: Callable[[str], None]) -> dict[str, An
     )
     manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
+
+
+RAW_IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * 3
+
+
+def cold_counts(settings: Settings, manifest: dict[str, Any]) -> dict[str, int]:
+    """Images in the cold sets: as many as make each .beton about its target size."""
+    return {
+        "jpg": max(1, round(settings.cold_jpg_mib * 2**20 / manifest["mean_jpeg_bytes"])),
+        "raw": max(1, round(settings.cold_raw_mib * 2**20 / RAW_IMAGE_BYTES)),
+    }
+
+
+def prepare_cold_data(
+    settings: Settings, manifest: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Create (or reuse) the cold data sets under ``<out>/data/cold``: a JPEG and a raw .beton
+    of about ``--cold-jpg-mib`` / ``--cold-raw-mib``, and one JPEG file per image of the JPEG
+    set, made by repeating the generated images (see PixelFile)."""
+    data_dir = settings.out / "data"
+    cold_dir = data_dir / "cold"
+    manifest_path = cold_dir / "manifest.json"
+    counts = cold_counts(settings, manifest)
+    wanted = {
+        "version": DATA_VERSION,
+        "base_images": settings.images,
+        "base_sample_sha256": manifest["sample_sha256"],
+        "images": counts,
+    }
+    if manifest_path.is_file():
+        with contextlib.suppress(ValueError, OSError, KeyError, TypeError, AttributeError):
+            cold = json.loads(manifest_path.read_text(encoding="utf-8"))
+            files = [cold_dir / name for name in cold["betons"].values()]
+            files.append(cold_dir / cold["jpeg_dir"] / jpeg_name(counts["jpg"] - 1))
+            if all(cold.get(k) == v for k, v in wanted.items()) and all(f.is_file() for f in files):
+                log(f"reusing the cold data sets in {cold_dir}")
+                return cold
+    if cold_dir.exists():
+        shutil.rmtree(cold_dir)  # inside the benchmark's own (marked) data folder
+    jpeg_dir = cold_dir / "jpeg"
+    jpeg_dir.mkdir(parents=True)
+    started = time.perf_counter()
+    pixels = data_dir / manifest["pixels"]
+    betons = {
+        mode: write_beton(
+            cold_dir / f"cold_{mode}.beton",
+            mode,
+            PixelFile(pixels, counts[mode], base=settings.images),
+            settings,
+            log,
+        )
+        for mode in ("jpg", "raw")
+    }
+    log(f"writing {counts['jpg']} JPEG files for the DataLoader")
+    source = data_dir / manifest["jpeg_dir"]
+    blobs = [(source / jpeg_name(i)).read_bytes() for i in range(settings.images)]
+    for index in range(counts["jpg"]):
+        (jpeg_dir / jpeg_name(index)).write_bytes(blobs[index % settings.images])
+    cold = dict(wanted)
+    cold.update(
+        {
+            "jpeg_dir": "jpeg",
+            "betons": betons,
+            "beton_bytes": {
+                mode: (cold_dir / name).stat().st_size for mode, name in betons.items()
+            },
+            "jpeg_file_bytes": sum(len(blobs[i % settings.images]) for i in range(counts["jpg"])),
+            "generated_in_s": round(time.perf_counter() - started, 1),
+        }
+    )
+    manifest_path.write_text(json.dumps(cold, indent=2), encoding="utf-8")
+    return cold
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,12 +478,15 @@ class JpegFiles:
     """Map-style data set for torch's DataLoader: one JPEG file per image, decoded by PIL.
 
     Decoding follows torchvision's default loader (``Image.open`` then ``convert("RGB")``); the
-    array goes to the default collate function, which stacks it into a uint8 tensor.
+    array goes to the default collate function, which stacks it into a uint8 tensor. With
+    ``drop_after_read`` (the cold scenario) the worker reads the file, drops it from the page
+    cache (benchmark_cold.read_and_drop) and decodes the bytes.
     """
 
-    def __init__(self, folder: Path, count: int) -> None:
+    def __init__(self, folder: Path, count: int, drop_after_read: bool = False) -> None:
         self.folder = folder
         self.count = count
+        self.drop_after_read = drop_after_read
 
     def __len__(self) -> int:
         return self.count
@@ -375,7 +494,11 @@ class JpegFiles:
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         from PIL import Image
 
-        with Image.open(self.folder / jpeg_name(index)) as image:
+        path = self.folder / jpeg_name(index)
+        source: Any = path
+        if self.drop_after_read:
+            source = io.BytesIO(benchmark_cold.read_and_drop(path))
+        with Image.open(source) as image:
             pixels = np.array(image.convert("RGB"))  # a writable copy, as PILToTensor makes
         return pixels, synth_label(index)
 
@@ -401,13 +524,13 @@ def ffcv_loader(path: Path, settings: Settings, os_cache: bool, order: str, batc
     )
 
 
-def torch_loader(folder: Path, settings: Settings) -> Any:
+def torch_loader(folder: Path, settings: Settings, plan: Plan, cold: bool = False) -> Any:
     import torch
     from torch.utils.data import DataLoader
 
     return DataLoader(
-        JpegFiles(folder, settings.images),
-        batch_size=settings.batch_size,
+        JpegFiles(folder, plan.images, drop_after_read=cold),
+        batch_size=plan.batch_size,
         shuffle=True,
         num_workers=settings.workers,
         persistent_workers=settings.workers > 0,
@@ -416,17 +539,30 @@ def torch_loader(folder: Path, settings: Settings) -> Any:
     )
 
 
-def time_epoch(loader: Iterable[Any], expected: int, batch_size: int, name: str) -> Timing:
+def time_epoch(
+    loader: Iterable[Any], expected: int, batch_size: int, name: str, cap_s: float | None = None
+) -> Timing:
     """Iterate one epoch; return its images/s, whole epoch and steady state (batch size over the
-    median time between batches: what the loader sustains without epoch start-up and tail)."""
+    median time between batches: what the loader sustains without epoch start-up and tail).
+
+    With ``cap_s`` the epoch stops after that many seconds (``Timing.images`` says how far it
+    got); an FFCV epoch is then closed and its producer thread joined, so that it does not run
+    on into the next measurement."""
     seen = 0
     stamps: list[float] = []
     started = time.perf_counter()
-    for images, _labels in loader:
+    iterator = iter(loader)
+    for images, _labels in iterator:
         seen += int(images.shape[0])
         stamps.append(time.perf_counter())
+        if cap_s is not None and stamps[-1] - started > cap_s:
+            break
     elapsed = time.perf_counter() - started
-    if seen != expected:
+    if seen < expected and hasattr(iterator, "close") and hasattr(iterator, "join"):
+        iterator.close()  # FFCV's EpochIterator: stops its producer thread
+        iterator.join(timeout=60)
+    capped = cap_s is not None and seen < expected
+    if seen != expected and not capped:
         raise SelfCheckError(
             f"{name}: an epoch delivered {seen} images, expected {expected}",
             "a loader that drops or repeats samples gives meaningless figures; report this "
@@ -434,20 +570,55 @@ def time_epoch(loader: Iterable[Any], expected: int, batch_size: int, name: str)
         )
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     median_gap = statistics.median(gaps) if gaps else 0.0
-    return Timing(seen / elapsed, batch_size / median_gap if median_gap > 0 else None)
+    return Timing(seen / elapsed, batch_size / median_gap if median_gap > 0 else None, seen)
+
+
+class Plan(NamedTuple):
+    """How one group of loaders is measured."""
+
+    images: int
+    batch_size: int
+    epochs: int
+    cap_s: float | None = None  # stop an epoch after this long (cold rows; see Measured)
+
+
+class Measured(NamedTuple):
+    key: str
+    label: str
+    loader: Iterable[Any]
+    # The plan's epoch cap applies to this loader: only where memory does not depend on how
+    # far an epoch got (os_cache=True, DataLoader), never to FFCV's process cache, whose
+    # RANDOM peak comes at the end of the epoch.
+    capped: bool = False
 
 
 def time_epochs(
-    loaders: Sequence[tuple[str, Iterable[Any]]], settings: Settings
-) -> list[tuple[list[float], list[float]]]:
-    """``warmup + epochs`` epochs of each loader, interleaved (one epoch of each in turn) so
-    that a change in background load hits every configuration alike; per loader, return the
-    measured epochs' images/s and steady-state images/s."""
-    results: list[tuple[list[float], list[float]]] = [([], []) for _ in loaders]
-    for epoch in range(settings.warmup + settings.epochs):
-        for (name, loader), (rates, steady) in zip(loaders, results, strict=True):
-            timing = time_epoch(loader, settings.images, settings.batch_size, name)
-            if epoch >= settings.warmup:
+    loaders: Sequence[Measured],
+    settings: Settings,
+    plan: Plan,
+    sampler: benchmark_memory.MemorySampler,
+    before_epoch: Callable[[], None] | None = None,
+) -> list[tuple[list[float], list[float], list[int]]]:
+    """``warmup + plan.epochs`` epochs of each loader, interleaved (one epoch of each in turn)
+    so that a change in background load hits every configuration alike; per loader, return
+    the measured epochs' images/s, steady-state images/s and images delivered. Measured
+    epochs run inside the memory sampler's section for the loader's key; ``before_epoch``
+    (the cold scenario's eviction) runs before every epoch, outside the timing."""
+    results: list[tuple[list[float], list[float], list[int]]] = [([], [], []) for _ in loaders]
+    for epoch in range(settings.warmup + plan.epochs):
+        for measured, (rates, steady, counts) in zip(loaders, results, strict=True):
+            if before_epoch is not None:
+                before_epoch()
+            gc.collect()  # the previous epoch's buffers go now, not inside the next section
+            measuring = epoch >= settings.warmup
+            section = sampler.section(measured.key) if measuring else contextlib.nullcontext()
+            cap = plan.cap_s if measured.capped else None
+            with section:
+                timing = time_epoch(
+                    measured.loader, plan.images, plan.batch_size, measured.label, cap
+                )
+            if measuring:
+                counts.append(timing.images)
                 rates.append(timing.images_per_s)
                 if timing.steady_images_per_s is not None:
                     steady.append(timing.steady_images_per_s)
@@ -581,24 +752,35 @@ def time_decoder(decoder: Iterator[None], count: int, settings: Settings) -> lis
 ORDERS = ("RANDOM", "QUASI_RANDOM")
 
 
-def ffcv_key(mode: str, os_cache: bool, order: str) -> str:
-    return f"ffcv_{mode}_os_cache_{str(os_cache).lower()}_{order.lower()}"
+def ffcv_key(mode: str, os_cache: bool, order: str, cold: bool = False) -> str:
+    prefix = "cold_" if cold else ""
+    return f"{prefix}ffcv_{mode}_os_cache_{str(os_cache).lower()}_{order.lower()}"
 
 
-def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
-    """Prepare the data, measure every row, return the report (the JSON's content).
+FFCV_CONFIGS = tuple((os_cache, order) for os_cache in (True, False) for order in ORDERS)
 
-    Order matters on Linux: the DataLoader forks its workers before FFCV has started any
-    numba/TBB threads (forking a process that runs TBB threads can deadlock the child).
-    """
-    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    started = time.perf_counter()
-    manifest = prepare_data(settings, log)
-    data_dir = settings.out / "data"
-    rows: list[Row] = []
+
+class Run:
+    """The rows measured so far, and the sampler that gives them their memory figures."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sampler: benchmark_memory.MemorySampler,
+        log: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self.sampler = sampler
+        self.log = log
+        self.rows: list[Row] = []
+        self.sweeps = 0  # the cold scenario's background evictions, and their cost
+        self.sweep_s = 0.0
+        # Loaders stay referenced until the end: numba complains (harmlessly, but loudly) when
+        # a Loader's compiled pipeline is garbage-collected while others are still in use.
+        self.keep: list[Any] = []
 
     def add(
+        self,
         key: str,
         label: str,
         kind: str,
@@ -607,29 +789,58 @@ def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
         **params: Any,
     ) -> None:
         median_steady = statistics.median(steady) if steady else None
-        rows.append(Row(key, label, kind, statistics.median(rates), rates, params, median_steady))
-        log(f"  {label:<44} {statistics.median(rates):>10,.0f} images/s")
+        peak = self.sampler.peak(key) if kind == "loader" else None
+        memory = peak.as_json() if peak is not None else None
+        row = Row(key, label, kind, statistics.median(rates), rates, params, median_steady, memory)
+        self.rows.append(row)
+        note = ""
+        if peak is not None:
+            note = f"  peak RSS {mib(peak.rss)}" + (
+                f", anon {mib(peak.anon)}" if peak.anon is not None else ""
+            )
+        self.log(f"  {label:<50} {row.images_per_s:>10,.0f} images/s{note}")
 
-    log(f"measuring: {settings.warmup} warm-up + {settings.epochs} epochs per row")
-    label = "torch DataLoader + PIL (JPEG files)"
-    loader: Any = torch_loader(data_dir / manifest["jpeg_dir"], settings)
-    [(rates, steady)] = time_epochs([(label, loader)], settings)
-    add(
-        "dataloader_pil",
-        label,
-        "loader",
-        rates,
-        steady,
-        format="jpg",
-        shuffle=True,
-        persistent_workers=settings.workers > 0,
-    )
+    def loaders(
+        self,
+        measured: Sequence[Measured],
+        plan: Plan,
+        params: dict[str, dict[str, Any]],
+        before_epoch: Callable[[], None] | None = None,
+    ) -> None:
+        """Measure ``measured`` interleaved; ``params[key]`` are the rows' parameters."""
+        results = time_epochs(measured, self.settings, plan, self.sampler, before_epoch)
+        for item, (rates, steady, counts) in zip(measured, results, strict=True):
+            extra = {}
+            if item.capped and plan.cap_s is not None:
+                extra = {"epoch_cap_s": plan.cap_s, "images_per_epoch_measured": counts}
+            self.add(item.key, item.label, "loader", rates, steady, **params[item.key], **extra)
+
+
+def mib(count: int | None) -> str:
+    return "-" if count is None else f"{count / 2**20:,.0f} MiB"
+
+
+def measure_dataloader(
+    run: Run, folder: Path, plan: Plan, cold: bool, before_epoch: Callable[[], None] | None
+) -> None:
+    settings = run.settings
+    key = "cold_dataloader_pil" if cold else "dataloader_pil"
+    label = ("cold " if cold else "") + "torch DataLoader + PIL (JPEG files)"
+    loader: Any = torch_loader(folder, settings, plan, cold=cold)
+    params = {
+        "format": "jpg",
+        "shuffle": True,
+        "persistent_workers": settings.workers > 0,
+        "batch_size": plan.batch_size,
+        "images": plan.images,
+    }
+    run.loaders([Measured(key, label, loader, capped=cold)], plan, {key: params}, before_epoch)
     del loader  # shuts its worker processes down
     gc.collect()
 
-    log("checking decoded pixels against the source images")
-    fidelity = check_fidelity(data_dir, manifest, settings)
 
+def measure_decoders(run: Run, data_dir: Path, manifest: dict[str, Any]) -> None:
+    settings = run.settings
     decode_count = min(settings.decode_images, settings.images)
     blobs = read_blobs(data_dir / manifest["jpeg_dir"], decode_count)
     decoders: list[tuple[str, str, Callable[[Sequence[np.ndarray]], Iterator[None]]]] = [
@@ -638,7 +849,7 @@ def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
         ("decode_pil", "decode 1 thread: PIL", decode_pil),
     ]
     for key, label, make in decoders:
-        add(
+        run.add(
             key,
             label,
             "decode",
@@ -646,15 +857,15 @@ def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
             threads=1,
             images_per_pass=decode_count,
         )
-    single = rows[-len(decoders)]
-    add(
+    single = run.rows[-len(decoders)]
+    run.add(
         "decode_ceiling",
         f"decode ceiling (ffcv imdecode x {settings.workers})",
         "ceiling",
         [rate * settings.workers for rate in single.epoch_images_per_s],
         workers=settings.workers,
     )
-    add(
+    run.add(
         "decode_ffcv_imdecode_threads",
         f"decode {settings.workers} threads: ffcv imdecode",
         "decode",
@@ -663,61 +874,204 @@ def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
         images_per_pass=decode_count,
     )
 
-    # Loaders stay referenced until the end: numba complains (harmlessly, but loudly) when a
-    # Loader's compiled pipeline is garbage-collected while others are still in use.
-    keep: list[Any] = []
+
+def measure_ffcv(
+    run: Run, betons: dict[str, Path], plans: dict[str, Plan], cold: bool, evict_ms: int = 0
+) -> None:
+    """Every (os_cache, order) configuration of each format, the configurations of one
+    format interleaved. Cold (where the platform allows): the format's .beton is dropped from
+    the page cache before every epoch and, by a background thread, every ``evict_ms``."""
     for mode in ("jpg", "raw"):
-        beton = data_dir / manifest["betons"][mode]
-        configs = [(os_cache, order) for os_cache in (True, False) for order in ORDERS]
-        loaders = [
-            (
-                f"FFCV {mode} os_cache={os_cache} {order}",
-                ffcv_loader(beton, settings, os_cache, order, settings.batch_size),
+        plan = plans[mode]
+        measured = [
+            Measured(
+                ffcv_key(mode, os_cache, order, cold),
+                f"{'cold ' if cold else ''}FFCV {mode} os_cache={os_cache} {order}",
+                ffcv_loader(betons[mode], run.settings, os_cache, order, plan.batch_size),
+                capped=cold and os_cache,
             )
-            for os_cache, order in configs
+            for os_cache, order in FFCV_CONFIGS
         ]
-        keep.extend(loaders)
-        results = time_epochs(loaders, settings)
-        for (os_cache, order), (label, _), (rates, steady) in zip(
-            configs, loaders, results, strict=True
-        ):
-            add(
-                ffcv_key(mode, os_cache, order),
-                label,
-                "loader",
-                rates,
-                steady,
-                format=mode,
-                os_cache=os_cache,
-                order=order,
+        run.keep.extend(measured)
+        params = {
+            item.key: {
+                "format": mode,
+                "os_cache": os_cache,
+                "order": order,
+                "batch_size": plan.batch_size,
+                "images": plan.images,
+            }
+            for item, (os_cache, order) in zip(measured, FFCV_CONFIGS, strict=True)
+        }
+        if not (cold and benchmark_cold.SUPPORTED):
+            run.loaders(measured, plan, params)
+            continue
+        files = [betons[mode]]
+        with benchmark_cold.Evictor(files, evict_ms / 1000) as evictor:
+            run.loaders(measured, plan, params, functools.partial(benchmark_cold.evict, files))
+        run.sweeps += evictor.sweeps
+        run.sweep_s += evictor.busy_s
+
+
+class ColdData(NamedTuple):
+    manifest: dict[str, Any]
+    betons: dict[str, Path]
+    jpeg_dir: Path
+    plans: dict[str, Plan]
+    info: dict[str, Any]
+
+
+def cold_setup(run: Run, manifest: dict[str, Any]) -> ColdData:
+    """Prepare the cold data sets, make sure their pages can be dropped, describe them."""
+    from ffcv.reader import Reader
+
+    settings = run.settings
+    cold = prepare_cold_data(settings, manifest, run.log)
+    cold_dir = settings.out / "data" / "cold"
+    betons = {mode: cold_dir / name for mode, name in cold["betons"].items()}
+    jpeg_dir = cold_dir / cold["jpeg_dir"]
+    plans = {
+        mode: Plan(
+            cold["images"][mode],
+            settings.cold_batch_size,
+            settings.cold_epochs,
+            settings.cold_epoch_s,
+        )
+        for mode in ("jpg", "raw")
+    }
+    page_size = int(Reader(str(betons["jpg"])).page_size)
+    window = 2 * settings.cold_batch_size * page_size
+    info: dict[str, Any] = {
+        "evicted": benchmark_cold.SUPPORTED,
+        "eviction": (
+            f"posix_fadvise(DONTNEED) (+ madvise(DONTNEED) of this process's maps) of each "
+            f".beton before every epoch and every {settings.evict_ms} ms; each DataLoader "
+            "worker drops a JPEG file right after reading it, and all files are dropped "
+            "before every epoch"
+            if benchmark_cold.SUPPORTED
+            else "none: this platform has no posix_fadvise (see scripts/benchmark_cold.py)"
+        ),
+        "batch_size": settings.cold_batch_size,
+        "epoch_cap_s": settings.cold_epoch_s,
+        "read_ahead_kib": benchmark_cold.read_ahead_kib(betons["jpg"]),
+        "page_size": page_size,
+        "quasi_random_window_bytes": window,
+        "files": {},
+    }
+    for mode, path in betons.items():
+        size = path.stat().st_size
+        info["files"][mode] = {
+            "path": str(path),
+            "bytes": size,
+            "images": cold["images"][mode],
+            "window_over_file": window / size,
+        }
+    info["files"]["jpeg_files"] = {
+        "bytes": cold["jpeg_file_bytes"],
+        "images": cold["images"]["jpg"],
+    }
+    if benchmark_cold.SUPPORTED:
+        paths = [*betons.values(), *sorted(jpeg_dir.iterdir())]
+        benchmark_cold.flush(paths)
+        benchmark_cold.evict(paths)
+        info["resident_after_evict"] = {
+            mode: benchmark_cold.resident_fraction(path) for mode, path in betons.items()
+        }
+    for mode, entry in info["files"].items():
+        if "window_over_file" in entry:
+            run.log(
+                f"cold {mode}: {entry['images']} images, .beton {mib(entry['bytes'])}; "
+                f"QUASI_RANDOM window 2 x {settings.cold_batch_size} x {mib(page_size)} = "
+                f"{mib(window)} = {entry['window_over_file']:.2f} of the file"
             )
+    return ColdData(cold, betons, jpeg_dir, plans, info)
+
+
+def drop_jpeg_files(folder: Path) -> Callable[[], None]:
+    files = sorted(folder.iterdir())
+    return functools.partial(benchmark_cold.evict, files)
+
+
+def run_all(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
+    """Prepare the data, measure every row of the chosen scenarios, return the report (the
+    JSON's content).
+
+    Order matters on Linux: the DataLoaders fork their workers before FFCV has started any
+    numba/TBB threads (forking a process that runs TBB threads can deadlock the child).
+    """
+    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+    manifest = prepare_data(settings, log)
+    data_dir = settings.out / "data"
+    warm = "warm" in settings.scenarios
+    warm_betons = {mode: data_dir / name for mode, name in manifest["betons"].items()}
+    warm_plan = Plan(settings.images, settings.batch_size, settings.epochs)
+    report: dict[str, Any] = {}
+    with benchmark_memory.MemorySampler() as sampler:
+        run = Run(settings, sampler, log)
+        cold = cold_setup(run, manifest) if "cold" in settings.scenarios else None
+        log(f"measuring: {settings.warmup} warm-up + {settings.epochs} epochs per warm row")
+        if warm:
+            measure_dataloader(run, data_dir / manifest["jpeg_dir"], warm_plan, False, None)
+        if cold is not None:
+            log(f"cold rows: {settings.warmup} warm-up + {settings.cold_epochs} epochs each")
+            drop = drop_jpeg_files(cold.jpeg_dir) if cold.info["evicted"] else None
+            measure_dataloader(run, cold.jpeg_dir, cold.plans["jpg"], True, drop)
+
+        log("checking decoded pixels against the source images")
+        fidelity = check_fidelity(data_dir, manifest, settings)
+        if warm:
+            measure_decoders(run, data_dir, manifest)
+            measure_ffcv(run, warm_betons, {"jpg": warm_plan, "raw": warm_plan}, False)
+        if cold is not None:
+            measure_ffcv(run, cold.betons, cold.plans, cold=True, evict_ms=settings.evict_ms)
+            cold.info["background_sweeps"] = run.sweeps
+            cold.info["background_sweep_cpu_s"] = round(run.sweep_s, 2)
+            report["cold"] = cold.info
+    if "layers" in settings.scenarios:
+        log("threading layers: one child process per layer, epochs interleaved")
+        # smoke: only the headline configuration (each costs a compilation per child)
+        configs = benchmark_layers.CONFIGS[:1] if settings.smoke else benchmark_layers.CONFIGS
+        report["threading_layers"] = benchmark_layers.compare_layers(
+            settings, warm_betons, settings.out, log, configs
+        )
 
     order_of = {key: i for i, key in enumerate(DISPLAY_ORDER)}
-    rows.sort(key=lambda row: order_of[row.key])
+    rows = sorted(run.rows, key=lambda row: order_of[row.key])
     by_key = {row.key: row for row in rows}
     versions = package_versions()
-    return {
-        "schema": SCHEMA,
-        "smoke": settings.smoke,
-        "started_utc": started_utc,
-        "duration_s": round(time.perf_counter() - started, 1),
-        "machine": {**machine_info(), "load_average_at_start": load_at_start},
-        "versions": versions,
-        "settings": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
-        },
-        "dataset": manifest,
-        "fidelity": fidelity,
-        "rows": [asdict(row) for row in rows],
-        "ratios": ratios(by_key),
-        "diagnostics": diagnostics(by_key),
-        "warnings": warnings(by_key, settings, load_at_start),
-    }
+    report.update(
+        {
+            "schema": SCHEMA,
+            "smoke": settings.smoke,
+            "started_utc": started_utc,
+            "duration_s": round(time.perf_counter() - started, 1),
+            "machine": {**machine_info(), "load_average_at_start": load_at_start},
+            "versions": versions,
+            "settings": {
+                k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
+            },
+            "dataset": manifest,
+            "fidelity": fidelity,
+            "rows": [asdict(row) for row in rows],
+            "ratios": ratios(by_key),
+            "diagnostics": diagnostics(by_key),
+            "cold_ratios": cold_ratios(by_key, report.get("cold")),
+        }
+    )
+    report["warnings"] = warnings(by_key, settings, load_at_start, report)
+    return report
+
+
+HEADLINE = ffcv_key("jpg", True, "RANDOM")
 
 
 def diagnostics(by_key: dict[str, Row]) -> dict[str, Any]:
     """Ratios with no goal that tell a slow loader from a busy or poorly scaling machine."""
-    headline = by_key[ffcv_key("jpg", True, "RANDOM")].images_per_s
+    if HEADLINE not in by_key:
+        return {}
+    headline = by_key[HEADLINE].images_per_s
     threads = by_key["decode_ffcv_imdecode_threads"].images_per_s
     return {
         "ffcv_over_measured_thread_decode": {
@@ -725,7 +1079,7 @@ def diagnostics(by_key: dict[str, Row]) -> dict[str, Any]:
             "what": "FFCV jpg os_cache=True RANDOM / measured N-thread imdecode rate",
         },
         "ffcv_steady_over_decode_ceiling": {
-            "value": (by_key[ffcv_key("jpg", True, "RANDOM")].steady_images_per_s or 0.0)
+            "value": (by_key[HEADLINE].steady_images_per_s or 0.0)
             / by_key["decode_ceiling"].images_per_s,
             "what": "FFCV jpg os_cache=True RANDOM steady state (no epoch start/end) / ceiling",
         },
@@ -736,20 +1090,55 @@ def diagnostics(by_key: dict[str, Row]) -> dict[str, Any]:
     }
 
 
+def cold_ratios(by_key: dict[str, Row], cold: dict[str, Any] | None) -> dict[str, Any]:
+    """Ratios for the larger-than-RAM scenario (no goals): speed of the two bounded ways to
+    read such a data set, and how the process cache's memory compares with the file."""
+    if cold is None:
+        return {}
+    result: dict[str, Any] = {}
+    for mode in ("jpg", "raw"):
+        quasi = by_key[ffcv_key(mode, False, "QUASI_RANDOM", cold=True)]
+        mapped = by_key[ffcv_key(mode, True, "RANDOM", cold=True)]
+        result[f"quasi_random_process_cache_over_os_cache_{mode}"] = {
+            "value": quasi.images_per_s / mapped.images_per_s,
+            "what": f"cold {mode}: os_cache=False QUASI_RANDOM / os_cache=True RANDOM",
+        }
+        size = cold["files"][mode]["bytes"]
+        for order in ORDERS:
+            grown = (by_key[ffcv_key(mode, False, order, cold=True)].memory or {}).get(
+                "anon_growth_bytes"
+            )
+            if grown is not None:
+                result[f"process_cache_growth_over_file_{mode}_{order.lower()}"] = {
+                    "value": grown / size,
+                    "what": f"cold {mode} os_cache=False {order}: anon memory growth / file size",
+                }
+    result["ffcv_over_dataloader_pil"] = {
+        "value": by_key[ffcv_key("jpg", False, "QUASI_RANDOM", cold=True)].images_per_s
+        / by_key["cold_dataloader_pil"].images_per_s,
+        "what": "cold: FFCV jpg os_cache=False QUASI_RANDOM / torch DataLoader + PIL",
+    }
+    return result
+
+
 def warnings(
-    by_key: dict[str, Row], settings: Settings, load_at_start: list[float] | None
+    by_key: dict[str, Row],
+    settings: Settings,
+    load_at_start: list[float] | None,
+    report: dict[str, Any],
 ) -> list[str]:
     """Signs that the figures, or the build, are not what they should be."""
     found: list[str] = []
-    ffcv_rate = by_key["decode_ffcv_imdecode"].images_per_s
-    cv2_rate = by_key["decode_cv2"].images_per_s
-    # FFCV decodes with TJFLAG_FASTDCT through libjpeg-turbo; opencv-python's wheels bundle a
-    # SIMD libjpeg-turbo. A slower FFCV decode suggests a libjpeg-turbo built without SIMD.
-    if ffcv_rate < 0.8 * cv2_rate:
-        found.append(
-            f"FFCV's JPEG decode ({ffcv_rate:,.0f}/s) is slower than cv2.imdecode "
-            f"({cv2_rate:,.0f}/s): the libjpeg-turbo FFCV links may lack SIMD"
-        )
+    if "decode_ffcv_imdecode" in by_key:
+        ffcv_rate = by_key["decode_ffcv_imdecode"].images_per_s
+        cv2_rate = by_key["decode_cv2"].images_per_s
+        # FFCV decodes with TJFLAG_FASTDCT through libjpeg-turbo; opencv-python's wheels bundle
+        # a SIMD libjpeg-turbo. A slower FFCV decode suggests a libjpeg-turbo without SIMD.
+        if ffcv_rate < 0.8 * cv2_rate:
+            found.append(
+                f"FFCV's JPEG decode ({ffcv_rate:,.0f}/s) is slower than cv2.imdecode "
+                f"({cv2_rate:,.0f}/s): the libjpeg-turbo FFCV links may lack SIMD"
+            )
     cpus = os.cpu_count() or 1
     if settings.workers > cpus:
         found.append(
@@ -762,6 +1151,40 @@ def warnings(
             "work competed with the benchmark, figures are low and noisy (the multi-threaded "
             "FFCV rows suffer most); re-run on a quiet machine"
         )
+    cold = report.get("cold")
+    if cold is not None and not cold["evicted"]:
+        found.append(
+            "cold rows were NOT read cold: this platform cannot drop a file from the page "
+            "cache without administrator rights; their speed is that of cached data (their "
+            "memory figures still hold)"
+        )
+    if cold is not None:
+        for mode, fraction in (cold.get("resident_after_evict") or {}).items():
+            if fraction is not None and fraction > 0.05:
+                found.append(
+                    f"{fraction:.0%} of the cold {mode} .beton stayed in the page cache after "
+                    "eviction (a file system such as tmpfs keeps its pages): the cold rows "
+                    "read cached data; pass an --out on a disk"
+                )
+        read_ahead = cold.get("read_ahead_kib")
+        if read_ahead is not None and read_ahead > 512:
+            found.append(
+                f"the disk holding --out reads ahead {read_ahead} KiB (read_ahead_kb): a page "
+                "fault in a memory map reads that much around it, so cold os_cache=True rows "
+                f"read up to {read_ahead} KiB per image at random; desktop disks usually use "
+                "128 KiB, so expect os_cache=True to do better there"
+            )
+        for mode in ("jpg", "raw"):
+            share = cold["files"][mode]["window_over_file"]
+            if share > 0.5:
+                found.append(
+                    f"QUASI_RANDOM's window is {share:.2f} of the cold {mode} .beton: too "
+                    "small a file to show the larger-than-RAM behaviour (raise "
+                    f"--cold-{mode}-mib or lower --cold-batch-size)"
+                )
+    for layer, entry in (report.get("threading_layers") or {}).get("layers", {}).items():
+        if entry["error"]:
+            found.append(f"numba threading layer {layer} could not start: {entry['error']}")
     if settings.smoke:
         found.append("--smoke size: the figures check that everything runs, they mean nothing")
     return found
@@ -775,12 +1198,16 @@ DISPLAY_ORDER = (
     "decode_ffcv_imdecode",
     "decode_cv2",
     "decode_pil",
+    *(ffcv_key(m, c, o, cold=True) for m in ("jpg", "raw") for c in (True, False) for o in ORDERS),
+    "cold_dataloader_pil",
 )
 
 
 def ratios(by_key: dict[str, Row]) -> dict[str, Any]:
     """Ratios the issue reports against; FFCV headline = JPEG, os_cache=True, RANDOM."""
-    headline = by_key[ffcv_key("jpg", True, "RANDOM")].images_per_s
+    if HEADLINE not in by_key:
+        return {}
+    headline = by_key[HEADLINE].images_per_s
 
     def entry(value: float, goal: float, what: str) -> dict[str, Any]:
         return {"value": value, "goal": goal, "met": value >= goal, "what": what}
@@ -828,6 +1255,8 @@ def machine_info() -> dict[str, Any]:
         info["usable_cpus"] = len(os.sched_getaffinity(0))
     if hasattr(os, "getloadavg"):
         info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if hasattr(os, "nice"):
+        info["niceness"] = os.nice(0)  # > 0: the run yielded the CPUs to other work
     try:
         import psutil
 
@@ -876,83 +1305,31 @@ def loaded_libraries() -> list[str] | None:
     return sorted({m.path for m in maps if pattern.search(Path(m.path).name)})
 
 
-def format_table(report: dict[str, Any]) -> str:
-    lines = [f"{'configuration':<46} {'images/s':>10}  {'min':>8} {'max':>8}  {'steady':>8}"]
-    lines.append("-" * len(lines[0]))
-    for row in report["rows"]:
-        epochs = row["epoch_images_per_s"]
-        steady = row["steady_images_per_s"]
-        lines.append(
-            f"{row['label']:<46} {row['images_per_s']:>10,.0f}  {min(epochs):>8,.0f} "
-            f"{max(epochs):>8,.0f}  {'' if steady is None else f'{steady:,.0f}':>8}"
-        )
-    lines.append("")
-    for ratio in report["diagnostics"].values():
-        lines.append(f"{ratio['what']:<66} {ratio['value']:>6.2f}  (no goal)")
-    for ratio in report["ratios"].values():
-        verdict = "meets" if ratio["met"] else "BELOW"
-        lines.append(
-            f"{ratio['what']:<66} {ratio['value']:>6.2f}  goal >= {ratio['goal']:.2f}  {verdict}"
-        )
-    return "\n".join(lines)
-
-
-def write_chart(report: dict[str, Any], path: Path) -> None:
-    """Two panels: the JPEG comparison (the headline) and FFCV on raw pixels (another scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colours = {
-        "ffcv": "#4c72b0",
-        "dataloader": "#c44e52",
-        "ceiling": "#dd8452",
-        "decode": "#8c8c8c",
-    }
-
-    def colour(row: dict[str, Any]) -> str:
-        if row["key"].startswith("ffcv_"):
-            return colours["ffcv"]
-        if row["key"] == "dataloader_pil":
-            return colours["dataloader"]
-        return colours["ceiling" if row["kind"] == "ceiling" else "decode"]
-
-    raw = [row for row in report["rows"] if row["params"].get("format") == "raw"]
-    jpeg = [row for row in report["rows"] if row not in raw]
-    fig, axes = plt.subplots(
-        2,
-        1,
-        figsize=(9.0, 0.36 * len(report["rows"]) + 2.4),
-        gridspec_kw={"height_ratios": [len(jpeg), len(raw)]},
-    )
-    settings, machine = report["settings"], report["machine"]
-    fig.suptitle(
-        f"{settings['images']} images {IMAGE_SIZE}x{IMAGE_SIZE} (JPEG q{JPEG_QUALITY}), batch "
-        f"{settings['batch_size']}, {settings['workers']} workers, {machine['cpu_count']} CPUs, "
-        f"{machine['system']}" + (" - SMOKE SIZE, figures meaningless" if report["smoke"] else ""),
-        fontsize=9,
-    )
-    for ax, rows, title in ((axes[0], jpeg, "JPEG"), (axes[1], raw, "raw pixels (FFCV only)")):
-        y = np.arange(len(rows))[::-1]
-        values = [row["images_per_s"] for row in rows]
-        ax.barh(y, values, color=[colour(row) for row in rows])
-        for yi, value in zip(y, values, strict=True):
-            ax.text(value, yi, f" {value:,.0f}", va="center", fontsize=8)
-        ax.set_yticks(y, [row["label"] for row in rows], fontsize=8)
-        ax.set_xlim(0, max(values) * 1.2)
-        ax.set_title(title, fontsize=9, loc="left")
-    axes[1].set_xlabel("images/s (median of measured epochs)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
-SMOKE = {"images": 96, "epochs": 2, "warmup": 1, "batch_size": 16, "decode_images": 96}
+SMOKE = {
+    "images": 96,
+    "epochs": 2,
+    "warmup": 1,
+    "batch_size": 16,
+    "decode_images": 96,
+    "cold_batch_size": 2,
+    "cold_jpg_mib": 16,
+    "cold_raw_mib": 24,
+    "cold_epochs": 2,
+}
+
+
+def scenario_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {', '.join(unknown) or '(none)'}; choose from {','.join(SCENARIOS)}"
+        )
+    return names
 
 
 def positive(text: str) -> int:
@@ -1005,6 +1382,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiprocessing start method (platform default; Windows has only 'spawn')",
     )
     parser.add_argument(
+        "--scenarios",
+        type=scenario_list,
+        default=SCENARIOS,
+        help="comma-separated subset of: warm (data in the page cache: the CPU side), cold "
+        "(larger than RAM: page cache dropped before and during every epoch), layers (numba "
+        "threading layers compared); default: all",
+    )
+    cold = parser.add_argument_group("cold scenario")
+    cold.add_argument(
+        "--cold-batch-size",
+        type=positive,
+        default=8,
+        help="batch size (8: QUASI_RANDOM's window is 2 x batch x 8 MiB = 128 MiB)",
+    )
+    cold.add_argument(
+        "--cold-jpg-mib", type=positive, default=512, help="size of the JPEG .beton (512 MiB)"
+    )
+    cold.add_argument(
+        "--cold-raw-mib", type=positive, default=1024, help="size of the raw .beton (1024 MiB)"
+    )
+    cold.add_argument("--cold-epochs", type=positive, default=3, help="measured epochs (3)")
+    cold.add_argument(
+        "--cold-epoch-s",
+        type=positive,
+        default=10,
+        help="stop an os_cache=True or DataLoader epoch after N s (10): their memory does not "
+        "depend on it, and random page faults can be very slow (see the read-ahead warning)",
+    )
+    cold.add_argument(
+        "--evict-ms",
+        type=positive,
+        default=100,
+        help="drop the .beton files from the page cache every N ms during epochs (100)",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny size to check that everything runs: "
@@ -1020,6 +1432,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "warmup": args.warmup,
         "batch_size": args.batch_size,
         "decode_images": args.decode_images,
+        "cold_batch_size": args.cold_batch_size,
+        "cold_jpg_mib": args.cold_jpg_mib,
+        "cold_raw_mib": args.cold_raw_mib,
+        "cold_epochs": args.cold_epochs,
     }
     if args.smoke:
         values.update(SMOKE)
@@ -1029,6 +1445,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         out=args.out.resolve(),
         start_method=args.start_method or multiprocessing.get_start_method(),
         smoke=args.smoke,
+        scenarios=args.scenarios,
+        evict_ms=args.evict_ms,
+        cold_epoch_s=float(args.cold_epoch_s),
         **values,
     )
 
@@ -1057,14 +1476,17 @@ def check_output(settings: Settings) -> None:
             f"cannot write to the output folder {settings.out}: {error}",
             "pass a writable folder with --out",
         ) from error
-    # pixels.npy + raw .beton + JPEG .beton + JPEG files, with room to spare
-    need = settings.images * IMAGE_SIZE * IMAGE_SIZE * 3 * 2.3
+    # pixels.npy + raw .beton + JPEG .beton + JPEG files, with room to spare; cold: two
+    # .beton files and the JPEG files (as large as the JPEG .beton)
+    need = settings.images * RAW_IMAGE_BYTES * 2.3
+    if "cold" in settings.scenarios:
+        need += (2 * settings.cold_jpg_mib + settings.cold_raw_mib) * 2**20 * 1.1
     free = shutil.disk_usage(settings.out).free
     if free < need:
         raise OutputDirError(
-            f"{settings.out} has {free / 2**30:.1f} GiB free; {settings.images} images need "
-            f"about {need / 2**30:.1f} GiB",
-            "pass a smaller --images, or an --out on a disk with more space",
+            f"{settings.out} has {free / 2**30:.1f} GiB free; the data sets need about "
+            f"{need / 2**30:.1f} GiB",
+            "pass smaller --images / --cold-*-mib, or an --out on a disk with more space",
         )
 
 

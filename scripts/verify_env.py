@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -167,20 +168,27 @@ def check_dlls(_: argparse.Namespace) -> str | None:
     return f"{ext_path.name} imports {len(names)} DLLs, all load: {', '.join(names)}"
 
 
-def check_roundtrip(args: argparse.Namespace) -> str:
-    """Write a raw-pixel .beton with FFCV and read it back in both cache modes and orders."""
+def write_roundtrip_beton(args: argparse.Namespace, name: str) -> Path:
+    """The round-trip dataset written as a raw-pixel .beton by FFCV's own writer."""
     from ffcv.fields import IntField, RGBImageField
-    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
-    from ffcv.loader import Loader, OrderOption
     from ffcv.writer import DatasetWriter
 
-    path = args.workdir / "roundtrip.beton"
+    path = args.workdir / name
     writer = DatasetWriter(
         str(path),
         {"image": RGBImageField(write_mode="raw"), "label": IntField()},
         num_workers=args.workers,
     )
     writer.from_indexed_dataset(RoundTripDataset())
+    return path
+
+
+def check_roundtrip(args: argparse.Namespace) -> str:
+    """Write a raw-pixel .beton with FFCV and read it back in both cache modes and orders."""
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+
+    path = write_roundtrip_beton(args, "roundtrip.beton")
     checked = []
     for os_cache in (True, False):
         for order in (OrderOption.SEQUENTIAL, OrderOption.RANDOM):
@@ -211,6 +219,113 @@ def check_roundtrip(args: argparse.Namespace) -> str:
                 )
             checked.append(f"os_cache={os_cache}/{order.name}")
     return f"{ROUNDTRIP_SAMPLES} images pixel-exact in " + ", ".join(checked)
+
+
+LAYERS = ("tbb", "omp", "workqueue")
+EPOCH_TIMEOUT_S = 120
+
+
+def _probe_layer(layer: str) -> bool:
+    """Whether numba can start ``layer`` here: a tiny prange loop in a fresh interpreter."""
+    code = (
+        "import numba\n"
+        "@numba.njit(parallel=True)\n"
+        "def f(n):\n"
+        "    s = 0\n"
+        "    for i in numba.prange(n):\n"
+        "        s += i\n"
+        "    return s\n"
+        "f(64)\n"
+        "print(numba.threading_layer())\n"
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": layer}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == layer
+
+
+def check_threading_layer(args: argparse.Namespace) -> str:
+    """FFCV's parallel loops run on numba's threading layer: start it, run a Loader on it.
+
+    numba picks the layer at the first parallel call (NUMBA_THREADING_LAYER, default: the
+    first of tbb, omp, workqueue that loads); FFCV makes that call when it is imported
+    (ffcv/pipeline/compiler.py runs set_num_threads(1)). The layer is started here before
+    FFCV is imported, so that one that cannot load fails this check with numba's reason.
+    Then one epoch of a RANDOM os_cache=False Loader with --workers threads must deliver
+    every image within EPOCH_TIMEOUT_S. Which other layers this environment can start is
+    reported too (each probed in a fresh interpreter).
+    """
+    import threading
+
+    import numba
+
+    requested = os.environ.get("NUMBA_THREADING_LAYER", "default")
+
+    @numba.njit(parallel=True)
+    def total(n: int) -> int:
+        s = 0
+        for i in numba.prange(n):
+            s += i
+        return s
+
+    try:
+        total(64)
+    except ValueError as exc:  # numba: "No threading layer could be loaded" and why
+        raise CheckFailed(
+            f"numba cannot start threading layer {requested!r}: {exc}; unset "
+            "NUMBA_THREADING_LAYER or install what that layer needs (tbb: the tbb package)"
+        ) from exc
+    layer = numba.threading_layer()
+    from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+
+    path = write_roundtrip_beton(args, "threading-layer.beton")
+    loader = Loader(
+        str(path),
+        batch_size=16,
+        num_workers=args.workers,
+        os_cache=False,
+        order=OrderOption.RANDOM,
+        drop_last=False,
+        seed=0,
+        pipelines={"image": [SimpleRGBImageDecoder()], "label": [IntDecoder()]},
+    )
+    seen: list[int] = []
+    failure: list[BaseException] = []
+
+    def epoch() -> None:
+        try:
+            for _images, labels in loader:
+                seen.extend(int(label) for label in labels.reshape(-1))
+        except BaseException as exc:  # reported by the check below
+            failure.append(exc)
+
+    worker = threading.Thread(target=epoch, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(EPOCH_TIMEOUT_S)
+    if worker.is_alive():
+        raise CheckFailed(
+            f"an FFCV epoch on threading layer {layer} did not finish in {EPOCH_TIMEOUT_S} s; "
+            "try another layer with NUMBA_THREADING_LAYER=workqueue"
+        )
+    if failure:
+        raise CheckFailed(f"FFCV Loader on threading layer {layer} failed: {failure[0]!r}")
+    if sorted(seen) != list(range(ROUNDTRIP_SAMPLES)):
+        raise CheckFailed(
+            f"FFCV Loader on threading layer {layer} delivered {len(seen)} samples, "
+            f"{len(set(seen))} distinct, expected each of {ROUNDTRIP_SAMPLES} once"
+        )
+    loadable = [name for name in LAYERS if name == layer or _probe_layer(name)]
+    return (
+        f"active layer {layer} (NUMBA_THREADING_LAYER={requested}); an FFCV epoch with "
+        f"{args.workers} threads took {time.monotonic() - started:.1f} s; layers this "
+        f"environment can start: {', '.join(loadable) or 'none'}"
+    )
 
 
 def check_cuda(args: argparse.Namespace) -> str | None:
@@ -413,6 +528,7 @@ CHECKS: tuple[tuple[str, Callable[[argparse.Namespace], str | None]], ...] = (
     ("imports", check_imports),
     ("dll-imports", check_dlls),
     ("beton-roundtrip", check_roundtrip),
+    ("threading-layer", check_threading_layer),
     ("cuda-op", check_cuda),
     ("cuda-normalize", check_cuda_normalize),
     ("fastxtend-fit", check_fastxtend_fit),

@@ -43,6 +43,7 @@ def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
         "Files A/ffcv/fields/rgb_image.py and B/ffcv/fields/rgb_image.py differ",
         "Files A/ffcv/libffcv.py and B/ffcv/libffcv.py differ",
         "Files A/ffcv/loader/epoch_iterator.py and B/ffcv/loader/epoch_iterator.py differ",
+        "Files A/ffcv/loader/loader.py and B/ffcv/loader/loader.py differ",
         "Files A/ffcv/memory_allocator.py and B/ffcv/memory_allocator.py differ",
         "Files A/ffcv/pipeline/graph.py and B/ffcv/pipeline/graph.py differ",
         "Files A/ffcv/transforms/module.py and B/ffcv/transforms/module.py differ",
@@ -51,6 +52,7 @@ def test_patched_tree_changes_only_what_the_patches_name(tmp_path, pristine):
         "Files A/ffcv/writer.py and B/ffcv/writer.py differ",
         "Files A/libffcv/libffcv.cpp and B/libffcv/libffcv.cpp differ",
         "Files A/setup.py and B/setup.py differ",
+        "Only in B/ffcv: memory_warning.py",
         "Only in B/libffcv: ffcv_pread.h",
         "Only in B: ffcv_hostlibs.py",
     ]

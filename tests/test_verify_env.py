@@ -48,6 +48,7 @@ def test_verify_env_passes_with_the_declared_pins_under_spawn(xtend: XtendBuild)
         "imports": "PASS",
         "dll-imports": "N/A",  # reads a PE import table: Windows only, reported, not faked
         "beton-roundtrip": "PASS",
+        "threading-layer": "PASS",
         "cuda-op": "N/A",
         "cuda-normalize": "N/A",
         "fastxtend-fit": "PASS",
@@ -56,6 +57,8 @@ def test_verify_env_passes_with_the_declared_pins_under_spawn(xtend: XtendBuild)
     assert code == 0
     fit = next(ln for ln in lines if ln.startswith("PASS fastxtend-fit"))
     assert "get_preds and one_batch ok" in fit
+    layer = next(ln for ln in lines if ln.startswith("PASS threading-layer"))
+    assert "active layer " in layer and "(NUMBA_THREADING_LAYER=default)" in layer
 
 
 def test_cuda_check_fails_clearly_without_a_gpu(xtend: XtendBuild) -> None:

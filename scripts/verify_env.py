@@ -403,7 +403,7 @@ def check_cuda_normalize(args: argparse.Namespace) -> str | None:
     if not torch.cuda.is_available():
         raise CheckFailed(
             f"torch {torch.__version__} sees no CUDA device; install a CUDA build "
-            "(pytorch=*=cuda*) and check nvidia-smi"
+            "(spec 'pytorch * cuda*') and check nvidia-smi"
         )
     try:
         importlib.import_module("cupy")
@@ -412,13 +412,7 @@ def check_cuda_normalize(args: argparse.Namespace) -> str | None:
             f"import cupy failed ({exc}): FFCV's NormalizeImage on the GPU needs it; add "
             "conda-forge's cupy to the environment (env/variant-cuda-*.txt)"
         ) from exc
-    path = args.workdir / "normalize.beton"
-    if not path.is_file():
-        from ffcv.fields import IntField, RGBImageField
-        from ffcv.writer import DatasetWriter
-
-        fields = {"image": RGBImageField(write_mode="raw"), "label": IntField()}
-        DatasetWriter(str(path), fields, num_workers=1).from_indexed_dataset(RoundTripDataset())
+    path = write_roundtrip_beton(args, "normalize.beton")
     count, worst = normalized_batches_error(path, "cuda", args.workers)
     # float16 keeps about 3 decimal digits: the normalized values stay below 2.7 in size
     if count != ROUNDTRIP_SAMPLES or worst > 0.01:

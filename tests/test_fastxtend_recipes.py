@@ -281,5 +281,8 @@ def test_training_env_pins_our_builds_and_leaves_variants_to_the_driver() -> Non
         assert version == f"=={meta['package']['version']}"
         assert build == "ffcvwin_*" and meta["build"]["string"].startswith("ffcvwin_")
     # CUDA/CPU variant and Python version come from the driver's command line
-    assert set(parsed) - set(ours) == {"pytorch", "torchvision"}
+    assert set(parsed) - set(ours) == {"pytorch", "torchvision", "tbb"}
     assert parsed["pytorch"] == parsed["torchvision"] == []
+    # numba's tbb layer needs TBB_INTERFACE_VERSION >= 12060, i.e. tbb 2021.6 (README,
+    # "Threading layer")
+    assert parsed["tbb"] == [">=2021.6"]

@@ -4,9 +4,15 @@ GitHub repository (nbs/ at tag v0.1.7), not in its sdist, and CI cannot reach Gi
 
     python tests/xtend_notebooks.py NBS_DIR SETTINGS_INI [--timeout S] [--jobs N]
 
-Needs nbdev (the repository's dev requirement, nbdev>=2.3.12; 2.3.13 used) and execnb on
-PYTHONPATH. Each notebook runs in its own process, as nbdev_test runs each in a worker, with
-nbdev's rules (nbdev/test.py, test_nb): the notebook is skipped when its front matter says
+Needs, on PYTHONPATH, versions of 2023 that work with fastcore 1.7 (used: nbdev 2.3.13, the
+repository's dev requirement is nbdev>=2.3.12; execnb 0.1.5; ghapi 1.0.4; IPython 8.14.0
+with pickleshare, backcall, decorator; setuptools 80.9.0, since nbdev 2.3.13 imports
+pkg_resources). With IPython 9, execnb 0.1.5's output capture breaks every cell that prints
+through fastprogress ("argument of type 'function' is not iterable"), which is the harness
+failing, not fastxtend.
+
+Each notebook runs in its own process, as nbdev_test runs each in a worker, with nbdev's
+rules (nbdev/test.py, test_nb): the notebook is skipped when its front matter says
 skip_exec; a code cell is skipped when it carries a flag from settings.ini's tst_flags
 (fastxtend: slow, cuda, example), `#| eval: false`, or calls nbdev_export; execution stops
 at the first error. Printed per notebook: passed/failed/skipped cells, the skip reasons and

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from workloads.checklist import checks_in
+
 TRAIN, VALID, SIZE, BATCH = 225, 64, 16, 16
 
 
@@ -243,11 +245,7 @@ def check_plot_top_losses(data: Data) -> dict:
     }
 
 
-CHECKS: dict[str, Callable[[Data], dict]] = {
-    name[len("check_") :].replace("_", "-"): fn
-    for name, fn in sorted(globals().items())
-    if name.startswith("check_")
-}
+CHECKS: dict[str, Callable[[Data], dict]] = checks_in(globals())
 
 
 def main() -> int:

@@ -11,17 +11,19 @@ tests/test_workloads_ffcv.py runs it once and reads the lines.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sys
 import tarfile
-import time
-import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+try:  # run as a script (python tests/workloads/...): this folder is sys.path[0]
+    from checklist import checks_in, run_checks
+except ImportError:  # imported by the tests as workloads.<module>
+    from workloads.checklist import checks_in, run_checks
 
 SAMPLES = 48
 HEIGHT, WIDTH = 24, 32
@@ -718,29 +720,14 @@ def check_max_resolution_resizes(ctx: Context) -> str:
     return f"stored sizes {sizes} (sources up to 80x100), all raw (smart, no threshold)"
 
 
-CHECKS: dict[str, Callable[[Context], str]] = {
-    name[len("check_") :].replace("_", "-"): fn
-    for name, fn in sorted(globals().items())
-    if name.startswith("check_")
-}
+CHECKS: dict[str, Callable[[Context], str]] = checks_in(globals())
 
 
 def main() -> int:
     work = Path(sys.argv[1])
-    names = sys.argv[2:] or list(CHECKS)
     multiprocessing.set_start_method("spawn", force=True)  # what Windows uses
     work.mkdir(parents=True, exist_ok=True)
-    ctx = Context(work)
-    for name in names:
-        started = time.monotonic()
-        try:
-            detail, ok = CHECKS[name](ctx), True
-        except Exception as error:
-            detail, ok = f"{type(error).__name__}: {error}\n{traceback.format_exc()}", False
-        seconds = round(time.monotonic() - started, 2)
-        line = {"name": name, "ok": ok, "detail": detail, "seconds": seconds}
-        print("CHECK " + json.dumps(line), flush=True)
-    return 0
+    return run_checks(CHECKS, Context(work), sys.argv[2:] or list(CHECKS))
 
 
 if __name__ == "__main__":

@@ -16,17 +16,19 @@ model here is a small CNN instead of xresnext50.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sys
-import time
-import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:  # run as a script (python tests/workloads/...): this folder is sys.path[0]
+    from checklist import checks_in, run_checks
+except ImportError:  # imported by the tests as workloads.<module>
+    from workloads.checklist import checks_in, run_checks
 
 SIZE = 32  # stored images
 CROP = 24  # the Loaders' output size (the tutorial: 224)
@@ -361,11 +363,7 @@ def check_inference_route(run: Run) -> str:
     return f"export refused with Loaders; FFAI route: predict {right}/{len(files)} right"
 
 
-CHECKS: dict[str, Callable[[Run], str]] = {
-    name[len("check_") :].replace("_", "-"): fn
-    for name, fn in globals().items()
-    if name.startswith("check_")
-}
+CHECKS: dict[str, Callable[[Run], str]] = checks_in(globals())
 
 
 def main() -> int:
@@ -373,20 +371,9 @@ def main() -> int:
 
     matplotlib.use("Agg")
     work = Path(sys.argv[1])
-    names = sys.argv[2:] or list(CHECKS)
     multiprocessing.set_start_method("spawn", force=True)
     work.mkdir(parents=True, exist_ok=True)
-    run = Run(work)
-    for name in names:
-        started = time.monotonic()
-        try:
-            detail, ok = CHECKS[name](run), True
-        except Exception as error:
-            detail, ok = f"{type(error).__name__}: {error}\n{traceback.format_exc()}", False
-        seconds = round(time.monotonic() - started, 2)
-        print("CHECK " + json.dumps({"name": name, "ok": ok, "detail": detail, "seconds": seconds}))
-        sys.stdout.flush()
-    return 0
+    return run_checks(CHECKS, Run(work), sys.argv[2:] or list(CHECKS))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,13 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import tarfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -605,7 +609,7 @@ def check_recompile(ctx: Context) -> str:
 # ------------------------------------------------------------------------------------------
 # ffcv-imagenet (write_imagenet.py, train_imagenet.py) with a CPU device
 # ------------------------------------------------------------------------------------------
-def imagenet_pipelines(decoder: object, flip: bool) -> dict:
+def imagenet_pipelines(decoder: object, flip: bool, device: str = "cpu") -> dict:
     import torch
     from ffcv.fields.decoders import IntDecoder
     from ffcv.transforms import (
@@ -617,15 +621,15 @@ def imagenet_pipelines(decoder: object, flip: bool) -> dict:
         ToTorchImage,
     )
 
-    cpu = torch.device("cpu")
+    target = torch.device(device)
     image_pipeline = [decoder, *([RandomHorizontalFlip()] if flip else [])]
     image_pipeline += [
         ToTensor(),
-        ToDevice(cpu, non_blocking=True),
+        ToDevice(target, non_blocking=True),
         ToTorchImage(),
         NormalizeImage(IMAGENET_MEAN, IMAGENET_STD, np.float16),
     ]
-    label = [IntDecoder(), ToTensor(), Squeeze(), ToDevice(cpu, non_blocking=True)]
+    label = [IntDecoder(), ToTensor(), Squeeze(), ToDevice(target, non_blocking=True)]
     return {"image": image_pipeline, "label": label}
 
 
@@ -691,6 +695,102 @@ def check_imagenet_train_and_val(ctx: Context) -> str:
         f"train shapes per epoch {shapes}; val {count} images float16 NCHW channels-last, "
         f"max |normalized - reference| {worst:.4f}"
     )
+
+
+@contextmanager
+def simulated_cuda() -> Iterator[None]:
+    """A CUDA device for building Loaders only, on a machine without one: torch reports CUDA
+    as available, moving a tensor to a CUDA device leaves it where it is (NormalizeImage moves
+    its lookup table when the Loader is built), and cupy is a stand-in whose kernels do
+    nothing (NormalizeImage creates its kernel when the pipeline is compiled). Nothing may
+    be iterated under it. Everything is restored on exit."""
+    import torch
+
+    original_to, original_available = torch.Tensor.to, torch.cuda.is_available
+    original_cupy = sys.modules.get("cupy")
+
+    def to(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        def cuda(value: object) -> bool:
+            return isinstance(value, (torch.device, str)) and str(value).startswith("cuda")
+
+        kept = tuple(a for a in args if not cuda(a))
+        if cuda(kwargs.get("device")):
+            kwargs.pop("device")
+        return original_to(tensor, *kept, **kwargs)
+
+    torch.Tensor.to = to  # type: ignore[method-assign]
+    torch.cuda.is_available = lambda: True
+    sys.modules["cupy"] = SimpleNamespace(ElementwiseKernel=lambda *a, **k: lambda *x: None)
+    try:
+        yield
+    finally:
+        torch.Tensor.to = original_to  # type: ignore[method-assign]
+        torch.cuda.is_available = original_available
+        if original_cupy is None:
+            sys.modules.pop("cupy", None)
+        else:
+            sys.modules["cupy"] = original_cupy
+
+
+def built_within(seconds: float, build: Callable[[], object]) -> float:
+    """Run ``build`` in a thread; fail if it raises or has not returned after ``seconds``
+    (upstream's Graph.group_operations looped forever: libffcv/ffcv#396)."""
+    outcome: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            build()
+            outcome.append(None)
+        except BaseException as error:  # re-raised below, in the check
+            outcome.append(error)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise AssertionError(f"Loader() had not returned after {seconds:.0f} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+    return time.monotonic() - started
+
+
+def check_imagenet_pipelines_build_for_cuda(ctx: Context) -> str:
+    """train_imagenet.py's train and validation Loaders and the quickstart's pipeline with
+    the CIFAR example's ToDevice('cuda:0') (the quickstart's ToDevice(0) needs a real
+    accelerator for torch.device(0)), built for a CUDA device (simulated: this machine has
+    none), must return from Loader():
+    on the GPU NormalizeImage is not compiled, so the stage grouping takes another path than
+    on the CPU (check imagenet-train-and-val)."""
+    from ffcv.fields.decoders import (
+        CenterCropRGBImageDecoder,
+        IntDecoder,
+        RandomResizedCropRGBImageDecoder,
+    )
+    from ffcv.loader import OrderOption
+    from ffcv.transforms import ToDevice, ToTensor, ToTorchImage
+
+    path = ctx.imagenet
+    train = imagenet_pipelines(RandomResizedCropRGBImageDecoder((32, 32)), True, "cuda:0")
+    val = imagenet_pipelines(CenterCropRGBImageDecoder((32, 32), ratio=224 / 256), False, "cuda")
+    quick = {
+        "image": [
+            RandomResizedCropRGBImageDecoder((16, 16)),
+            ToTensor(),
+            ToTorchImage(),
+            ToDevice("cuda:0"),
+        ],
+        "label": [IntDecoder(), ToTensor(), ToDevice("cuda:0")],
+    }
+    times = []
+    with simulated_cuda():
+        for pipelines, options in (
+            (train, {"order": OrderOption.QUASI_RANDOM, "os_cache": False, "drop_last": True}),
+            (val, {"order": OrderOption.SEQUENTIAL, "drop_last": False}),
+            (quick, {"order": OrderOption.RANDOM}),
+        ):
+            times.append(built_within(60, lambda p=pipelines, o=options: loader(path, p, **o)))
+    return "built for cuda: train, val, quickstart in " + ", ".join(f"{t:.1f} s" for t in times)
 
 
 def check_docs_max_resolution_tuple(ctx: Context) -> str:

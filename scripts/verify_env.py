@@ -168,18 +168,27 @@ def check_dlls(_: argparse.Namespace) -> str | None:
     return f"{ext_path.name} imports {len(names)} DLLs, all load: {', '.join(names)}"
 
 
-def write_roundtrip_beton(args: argparse.Namespace, name: str) -> Path:
-    """The round-trip dataset written as a raw-pixel .beton by FFCV's own writer."""
+_ROUNDTRIP_WRITTEN: set[Path] = set()
+
+
+def roundtrip_beton(args: argparse.Namespace) -> Path:
+    """The round-trip dataset as a raw-pixel .beton, written by FFCV's own writer on the
+    first call of a run (the round-trip check, or whichever check runs first under
+    --checks) and read by every check that needs it. A failed write raises and is not
+    remembered, so the next check writes again."""
+    path = args.workdir / "roundtrip.beton"
+    if path in _ROUNDTRIP_WRITTEN:
+        return path
     from ffcv.fields import IntField, RGBImageField
     from ffcv.writer import DatasetWriter
 
-    path = args.workdir / name
     writer = DatasetWriter(
         str(path),
         {"image": RGBImageField(write_mode="raw"), "label": IntField()},
         num_workers=args.workers,
     )
     writer.from_indexed_dataset(RoundTripDataset())
+    _ROUNDTRIP_WRITTEN.add(path)
     return path
 
 
@@ -188,7 +197,7 @@ def check_roundtrip(args: argparse.Namespace) -> str:
     from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
 
-    path = write_roundtrip_beton(args, "roundtrip.beton")
+    path = roundtrip_beton(args)
     checked = []
     for os_cache in (True, False):
         for order in (OrderOption.SEQUENTIAL, OrderOption.RANDOM):
@@ -283,7 +292,7 @@ def check_threading_layer(args: argparse.Namespace) -> str:
     from ffcv.fields.decoders import IntDecoder, SimpleRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
 
-    path = write_roundtrip_beton(args, "threading-layer.beton")
+    path = roundtrip_beton(args)
     loader = Loader(
         str(path),
         batch_size=16,
@@ -328,9 +337,8 @@ def check_threading_layer(args: argparse.Namespace) -> str:
     )
 
 
-def check_cuda(args: argparse.Namespace) -> str | None:
-    if args.device != "cuda":
-        return None
+def require_cuda() -> None:
+    """The precondition of every GPU check: torch sees a CUDA device."""
     import torch
 
     if not torch.cuda.is_available():
@@ -339,6 +347,14 @@ def check_cuda(args: argparse.Namespace) -> str | None:
             f"{torch.version.cuda}); install a CUDA build (spec 'pytorch * cuda*') "
             "and check nvidia-smi"
         )
+
+
+def check_cuda(args: argparse.Namespace) -> str | None:
+    if args.device != "cuda":
+        return None
+    import torch
+
+    require_cuda()
     a = torch.randn(256, 256, generator=torch.Generator().manual_seed(0))
     expected = a @ a
     got = (a.cuda() @ a.cuda()).cpu()
@@ -400,11 +416,7 @@ def check_cuda_normalize(args: argparse.Namespace) -> str | None:
         return None
     import torch
 
-    if not torch.cuda.is_available():
-        raise CheckFailed(
-            f"torch {torch.__version__} sees no CUDA device; install a CUDA build "
-            "(spec 'pytorch * cuda*') and check nvidia-smi"
-        )
+    require_cuda()
     try:
         importlib.import_module("cupy")
     except ImportError as exc:
@@ -412,7 +424,7 @@ def check_cuda_normalize(args: argparse.Namespace) -> str | None:
             f"import cupy failed ({exc}): FFCV's NormalizeImage on the GPU needs it; add "
             "conda-forge's cupy to the environment (env/variant-cuda-*.txt)"
         ) from exc
-    path = write_roundtrip_beton(args, "normalize.beton")
+    path = roundtrip_beton(args)
     count, worst = normalized_batches_error(path, "cuda", args.workers)
     # float16 keeps about 3 decimal digits: the normalized values stay below 2.7 in size
     if count != ROUNDTRIP_SAMPLES or worst > 0.01:

@@ -80,15 +80,12 @@ def test_cuda_normalize_check_fails_clearly_without_a_gpu(xtend: XtendBuild) -> 
 def test_cuda_normalize_comparison_passes_on_the_cpu(tmp_path: Path) -> None:
     """The GPU check's reading and comparison, run with a CPU device (patch 0006 makes
     NormalizeImage take CPU tensors): this machine has no GPU to run it on CUDA."""
-    from ffcv.fields import IntField, RGBImageField
-    from ffcv.writer import DatasetWriter
+    import argparse
 
     from modules import load_module
 
     verify = load_module(SCRIPT, "verify_env_under_test")
-    path = tmp_path / "normalize.beton"
-    fields = {"image": RGBImageField(write_mode="raw"), "label": IntField()}
-    DatasetWriter(str(path), fields, num_workers=1).from_indexed_dataset(verify.RoundTripDataset())
+    path = verify.roundtrip_beton(argparse.Namespace(workdir=tmp_path, workers=1))
     count, worst = verify.normalized_batches_error(path, "cpu", 1)
     assert count == verify.ROUNDTRIP_SAMPLES and worst < 0.01, (count, worst)
 

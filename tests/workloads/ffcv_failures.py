@@ -37,6 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:  # run as a script (python tests/workloads/...): this folder is sys.path[0]
+    import ffcv_usage
+except ImportError:  # imported by the tests as workloads.ffcv_failures
+    from workloads import ffcv_usage
+
 SAMPLES = 40
 BAD_SAMPLE = 7
 # Texts the test harness watches for: the moment the error has happened.
@@ -185,27 +190,11 @@ def module_raises(work: Path) -> None:
 
 
 def imagenet_cpu_loader(work: Path) -> None:
-    import torch
     from ffcv.fields.decoders import RandomResizedCropRGBImageDecoder
-    from ffcv.transforms import (
-        NormalizeImage,
-        RandomHorizontalFlip,
-        ToDevice,
-        ToTensor,
-        ToTorchImage,
-    )
 
     path = good_dataset(work)
-    cpu = torch.device("cpu")
-    mean, std = np.array([0.485, 0.456, 0.406]) * 255, np.array([0.229, 0.224, 0.225]) * 255
-    pipeline = [
-        RandomResizedCropRGBImageDecoder((8, 8)),
-        RandomHorizontalFlip(),
-        ToTensor(),
-        ToDevice(cpu, non_blocking=True),
-        ToTorchImage(),
-        NormalizeImage(mean, std, np.float16),
-    ]
+    decoder = RandomResizedCropRGBImageDecoder((8, 8))
+    pipeline = ffcv_usage.imagenet_pipelines(decoder, flip=True)["image"]
     print(BUILDING, flush=True)
     loader(path, pipeline)
     print("ffcv_failures: Loader() returned", flush=True)

@@ -72,12 +72,12 @@ def roundtrip_image(index: int) -> np.ndarray:
     return rng.integers(0, 256, size=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
 
 
-def halves_image(index: int, seed: int) -> tuple[np.ndarray, int]:
+def halves_image(index: int, seed: int, size: int = IMAGE_SIZE) -> tuple[np.ndarray, int]:
     """Image and label of the learnable task: label 1 when the left half is the brighter one."""
     rng = np.random.default_rng(seed * 100_003 + index)
     label = int(rng.integers(0, 2))
-    image = rng.integers(0, 150, size=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.int16)
-    half = IMAGE_SIZE // 2
+    image = rng.integers(0, 150, size=(size, size, 3), dtype=np.int16)
+    half = size // 2
     if label == 1:
         image[:, :half] += 100
     else:
